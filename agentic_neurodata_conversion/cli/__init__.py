@@ -1,0 +1,1 @@
+"""Command-line front end (`anc`): thin typer commands over the library API."""

@@ -1,0 +1,7 @@
+"""placeholder until written."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

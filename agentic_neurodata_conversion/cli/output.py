@@ -1,0 +1,17 @@
+"""Shared output helpers: JSON to stdout, human text through rich, errors to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def console(stderr: bool = False):  # noqa: ANN201 - rich.console.Console
+    from rich.console import Console
+
+    return Console(stderr=stderr)

@@ -1,0 +1,1 @@
+"""The DataLad layer: safe dataset operations through DataLad's Python API."""

@@ -1,0 +1,205 @@
+"""Safe dataset operations: each either does its job or raises a typed error.
+
+DataLad is called through its Python API with ``on_failure='ignore'`` so that failures come
+back as result records, which are turned into one ``DataLadError`` naming the path and the
+reason (no logging-and-returning-None).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import runtime
+from ..errors import DataLadError, EnvironmentProblem, UsageError
+from . import annex
+
+if TYPE_CHECKING:
+    from datalad.api import Dataset
+
+FAILED = frozenset({"error", "impossible"})
+_COMMON = {
+    "result_renderer": "disabled",
+    "on_failure": "ignore",
+    "return_type": "list",
+    "result_xfm": None,  # raw result records, not Dataset objects
+}
+
+
+def dl():  # noqa: ANN201 - the datalad.api module
+    """Import datalad.api lazily (0.26 s) after the environment is prepared."""
+    runtime.prepare()
+    import datalad.api
+
+    return datalad.api
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    return dl().Dataset(str(path))
+
+
+def is_dataset(path: str | Path) -> bool:
+    """True when PATH is the root of an installed DataLad dataset (cheap: no import)."""
+    p = Path(path)
+    return (p / ".datalad").is_dir() and (p / ".git").exists()
+
+
+def message_of(result: dict[str, Any]) -> str:
+    msg = result.get("message") or result.get("error_message") or result.get("status", "")
+    if isinstance(msg, tuple | list) and msg:
+        try:
+            msg = msg[0] % tuple(msg[1:])
+        except (TypeError, ValueError):
+            msg = " ".join(str(m) for m in msg)
+    return " ".join(str(msg).split())
+
+
+def check_results(results: Iterable[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    """Raise DataLadError on the first failed result; return all results."""
+    results = list(results)
+    failed = [r for r in results if r.get("status") in FAILED]
+    if failed:
+        first = failed[0]
+        where = first.get("path", "")
+        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise DataLadError(f"{what} failed for {where}: {message_of(first)}{more}")
+    return results
+
+
+def git(repo: str | Path, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
+    """Run one git command in REPO and return its stdout; errors become DataLadError."""
+    runtime.prepare()
+    proc = subprocess.run(["git", *args], cwd=str(repo), capture_output=True, input=input)
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise DataLadError(f"git {args[0]} failed in {repo}: {err[-1] if err else proc.returncode}")
+    return proc.stdout
+
+
+def ensure_writable_parent(path: Path) -> None:
+    """Refuse early, with a clear message, when PATH cannot be created or written."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{probe} is not a folder", "choose a folder path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EnvironmentProblem(f"{probe} is not writable", "choose a folder you can write to")
+
+
+def enclosing_git_repo(path: Path) -> Path | None:
+    """The top of a git work tree that contains PATH (PATH itself excluded), if any."""
+    probe = path.parent if not path.exists() else path
+    while not probe.exists():
+        probe = probe.parent
+    out = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=str(probe), capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        return None
+    top = Path(out.stdout.strip()).resolve()
+    return None if top == path.resolve() else top
+
+
+def create_dataset(
+    path: str | Path,
+    description: str = "",
+    *,
+    rules: str = annex.DEVELOPMENT_RULES,
+    refuse_inside_plain_git: bool = False,
+) -> Dataset:
+    """Create a dataset with our annex rules and backend, or adopt the one already at PATH.
+
+    Idempotent: an existing dataset is returned as is, its rules added if missing.
+    """
+    path = Path(path).absolute()
+    if is_dataset(path):
+        ds = open_dataset(path)
+        ensure_rules(ds, rules)
+        return ds
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path} exists and is not a folder", "choose a folder path")
+    if (path / ".git").exists():
+        raise UsageError(
+            f"{path} is a git repository but not a DataLad dataset",
+            "run `datalad create --force` there first, or choose another folder",
+        )
+    ensure_writable_parent(path)
+    if refuse_inside_plain_git:
+        top = enclosing_git_repo(path)
+        if top is not None and not is_dataset(top):
+            raise UsageError(
+                f"{path} is inside the plain git repository {top}",
+                "choose a folder outside it, or make that repository a dataset with "
+                "`datalad create --force`",
+            )
+    name, email, fallback = runtime.git_identity()
+    force = path.exists() and any(path.iterdir())
+    results = dl().create(path=str(path), description=description or None, force=force, **_COMMON)
+    check_results(results, "create")
+    ds = open_dataset(path)
+    if fallback:
+        # No identity on this machine: make plain git commits inside the dataset work too.
+        git(path, "config", "user.name", name)
+        git(path, "config", "user.email", email)
+    ensure_rules(ds, rules)
+    return ds
+
+
+def ensure_rules(ds: Dataset, rules: str) -> bool:
+    """Write our backend and largefiles rules into .gitattributes once; True if it changed."""
+    attrs = Path(ds.path) / ".gitattributes"
+    current = attrs.read_text() if attrs.exists() else ""
+    if annex.RULES_MARKER in current:
+        return False
+    kept = [ln for ln in current.splitlines() if not ln.startswith("* annex.backend=")]
+    text = annex.gitattributes_text(rules, annex.preferred_backend())
+    extra = "\n".join(ln for ln in kept if ln.strip() and ln not in text)
+    attrs.write_text(text + (f"# kept from before\n{extra}\n" if extra else ""))
+    save(ds, "Configure annex rules: text in git, large binaries annexed", paths=[attrs])
+    return True
+
+
+def save(
+    ds: Dataset,
+    message: str,
+    paths: Sequence[str | Path] | None = None,
+    *,
+    recursive: bool = False,
+    to_git: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Save PATHS (or everything) with MESSAGE; raise on any failed path."""
+    results = ds.save(
+        message=message,
+        path=[str(p) for p in paths] if paths else None,
+        recursive=recursive,
+        to_git=to_git,
+        **_COMMON,
+    )
+    return check_results(results, "save")
+
+
+def get(ds: Dataset, paths: str | Path | Sequence[str | Path], source: str | None = None) -> list[dict[str, Any]]:
+    """Fetch annexed content (or install subdatasets) for PATHS."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    results = ds.get(path=[str(p) for p in paths], source=source, **_COMMON)
+    return check_results(results, "get")
+
+
+def install_subdataset(ds: Dataset, source: str, path: str | Path, *, recursive: bool = False) -> Dataset:
+    """Clone SOURCE as a registered subdataset at PATH (content is not downloaded)."""
+    target = Path(path)
+    if not target.is_absolute():
+        target = Path(ds.path) / target
+    results = dl().clone(source=source, path=str(target), dataset=ds, **_COMMON)
+    check_results(results, f"install of {source}")
+    sub = open_dataset(target)
+    if recursive:
+        check_results(sub.get(path=".", recursive=True, get_data=False, **_COMMON), "install")
+    return sub
