@@ -11,7 +11,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def console(stderr: bool = False):  # noqa: ANN201 - rich.console.Console
+def console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr)

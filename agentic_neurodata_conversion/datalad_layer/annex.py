@@ -74,9 +74,12 @@ DEVELOPMENT_RULES = """\
 """
 
 # Conversion datasets: the same rules, and the provenance journal is always in git.
-CONVERSION_RULES = DEVELOPMENT_RULES + """\
+CONVERSION_RULES = (
+    DEVELOPMENT_RULES
+    + """\
 provenance/** annex.largefiles=nothing
 """
+)
 
 RULES_MARKER = DEVELOPMENT_RULES.splitlines()[0]
 

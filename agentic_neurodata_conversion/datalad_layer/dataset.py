@@ -29,7 +29,7 @@ _COMMON = {
 }
 
 
-def dl():  # noqa: ANN201 - the datalad.api module
+def dl():
     """Import datalad.api lazily (0.26 s) after the environment is prepared."""
     runtime.prepare()
     import datalad.api
@@ -184,7 +184,9 @@ def save(
     return check_results(results, "save")
 
 
-def get(ds: Dataset, paths: str | Path | Sequence[str | Path], source: str | None = None) -> list[dict[str, Any]]:
+def get(
+    ds: Dataset, paths: str | Path | Sequence[str | Path], source: str | None = None
+) -> list[dict[str, Any]]:
     """Fetch annexed content (or install subdatasets) for PATHS."""
     if isinstance(paths, str | Path):
         paths = [paths]
@@ -192,12 +194,23 @@ def get(ds: Dataset, paths: str | Path | Sequence[str | Path], source: str | Non
     return check_results(results, "get")
 
 
-def install_subdataset(ds: Dataset, source: str, path: str | Path, *, recursive: bool = False) -> Dataset:
-    """Clone SOURCE as a registered subdataset at PATH (content is not downloaded)."""
+def install_subdataset(
+    ds: Dataset,
+    source: str,
+    path: str | Path,
+    *,
+    recursive: bool = False,
+    reckless: str | None = None,
+) -> Dataset:
+    """Clone SOURCE as a registered subdataset at PATH (content is not downloaded).
+
+    ``reckless='ephemeral'`` shares a local origin's annex, so its content is available
+    without a copy (for inputs referenced from a local dataset).
+    """
     target = Path(path)
     if not target.is_absolute():
         target = Path(ds.path) / target
-    results = dl().clone(source=source, path=str(target), dataset=ds, **_COMMON)
+    results = dl().clone(source=source, path=str(target), dataset=ds, reckless=reckless, **_COMMON)
     check_results(results, f"install of {source}")
     sub = open_dataset(target)
     if recursive:

@@ -1,0 +1,1 @@
+"""Provenance: records, the hash-chained journal, and the per-conversion tracker."""
