@@ -23,12 +23,15 @@ FALLBACK_EMAIL = "anc@localhost"
 
 
 def ensure_git_annex_on_path() -> str:
-    """Put the interpreter's bin/ on PATH when git-annex is not already reachable."""
-    found = shutil.which("git-annex")
-    if found:
-        return found
+    """Put the interpreter's bin/ first on PATH unless it is there already.
+
+    That makes the venv's git-annex (shipped by the PyPI wheel) and its `python` the ones
+    DataLad and `datalad run` commands find, even when the venv is not activated.
+    """
     bindir = str(Path(sys.executable).parent)
-    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + path
     found = shutil.which("git-annex")
     if not found:
         raise EnvironmentProblem(

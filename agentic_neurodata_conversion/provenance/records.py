@@ -58,12 +58,16 @@ REVIEW_LEVELS = frozenset(
 REVIEW_CONFIDENCE = 0.5
 
 
+_SOURCES = {s.value: s for s in ProvenanceSource}
+_LEVELS = {level.value: level for level in ConfidenceLevel}
+
+
 def parse_source(value: ProvenanceSource | str) -> ProvenanceSource:
     if isinstance(value, ProvenanceSource):
         return value
     try:
-        return ProvenanceSource(value)
-    except ValueError:
+        return _SOURCES[value]  # a dict look-up: Enum(value) costs ~1 us per record
+    except (KeyError, TypeError):
         valid = ", ".join(s.value for s in ProvenanceSource)
         raise ProvenanceError(
             f"unknown provenance source {value!r}", f"use one of: {valid}"
@@ -74,8 +78,8 @@ def parse_level(value: ConfidenceLevel | str) -> ConfidenceLevel:
     if isinstance(value, ConfidenceLevel):
         return value
     try:
-        return ConfidenceLevel(value)
-    except ValueError:
+        return _LEVELS[value]
+    except (KeyError, TypeError):
         valid = ", ".join(level.value for level in ConfidenceLevel)
         raise ProvenanceError(
             f"unknown confidence level {value!r}", f"use one of: {valid}"
@@ -440,13 +444,13 @@ class ProvenanceRecord:
         return {
             "seq": self.seq,
             "time": self.time,
-            "source": self.source.value,
+            "source": self.source._value_,  # attribute, not the slower Enum.value property
             "agent": self.agent,
             "operation": self.operation,
             "field": self.field,
             "value": encode_value(self.value),
             "confidence": self.confidence,
-            "confidence_level": self.confidence_level.value,
+            "confidence_level": self.confidence_level._value_,
             "method": self.method,
             "reasoning": [str(r) for r in self.reasoning],
             "evidence": encode_value(self.evidence) if self.evidence else [],

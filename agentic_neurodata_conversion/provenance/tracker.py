@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -30,6 +30,7 @@ from ..datalad_layer import dataset as dlayer
 from ..errors import ProvenanceError, UsageError
 from ..names import check_name
 from . import inputs as input_refs
+from .hooks import FinalizeHook, finalize_hooks
 from .journal import JOURNAL_DIR, Journal, iter_records
 from .records import (
     _UNSET,
@@ -60,10 +61,6 @@ SESSION_FILE = Path("provenance") / "conversion_session.json"
 SUMMARY_FILE = Path("CONVERSION_SUMMARY.md")
 TRACKER_LOCK = "anc-tracker.lock"
 TOOL = "agentic-neurodata-conversion"
-
-# A finalize hook writes extra files (reports, RO-Crate) into the dataset before the final
-# commit. Hooks live in higher layers; the tracker only calls them.
-FinalizeHook = Callable[["ConversionProvenanceTracker"], None]
 
 
 def conversion_folder(output_dir: str | Path, conversion_id: str) -> Path:
@@ -309,7 +306,6 @@ class ConversionProvenanceTracker:
             source,
             agent,
             "set_field",
-            output_data={"field": field, "value": value},
             confidence=confidence,
             confidence_level=confidence_level,
             method=method,
@@ -593,7 +589,7 @@ class ConversionProvenanceTracker:
     # ------------------------------------------------------------------ finalize
 
     def add_finalize_hook(self, hook: FinalizeHook) -> None:
-        """Run HOOK (which writes files into the dataset) just before the final commit."""
+        """Run HOOK for this conversion too (after the registered ones; see hooks.py)."""
         self._finalize_hooks.append(hook)
 
     def finalize_conversion(
@@ -636,7 +632,7 @@ class ConversionProvenanceTracker:
             s.iteration += 1
             self.journal.seal()
             _write_json(self.conversion_repo_path / SESSION_FILE, s.to_dict())
-            for hook in self._finalize_hooks:
+            for hook in [*finalize_hooks(), *self._finalize_hooks]:
                 hook(self)
             (self.conversion_repo_path / SUMMARY_FILE).write_text(render_summary(self))
             self._commit(

@@ -1,0 +1,27 @@
+"""Finalize hooks: files derived from the journal that finalize writes before its commit.
+
+Exporters live in higher layers (reports/); they register here when imported, so the
+tracker calls them without importing upwards. A hook gets the tracker and writes files
+inside its dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tracker import ConversionProvenanceTracker
+
+FinalizeHook = Callable[["ConversionProvenanceTracker"], None]
+
+_HOOKS: dict[str, FinalizeHook] = {}
+
+
+def register_finalize_hook(name: str, hook: FinalizeHook) -> None:
+    """Register (or replace) the hook called NAME; hooks run in registration order."""
+    _HOOKS[name] = hook
+
+
+def finalize_hooks() -> list[FinalizeHook]:
+    return list(_HOOKS.values())
