@@ -15,3 +15,15 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr)
+
+
+def stage_printer():  # noqa: ANN201 - Callable[[str, str], None] | None
+    """A progress callback showing each stage on a terminal; None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    err = console(stderr=True)
+
+    def show(stage: str, message: str) -> None:
+        err.print(f"[bold cyan]{stage:>9}[/] {message}")
+
+    return show

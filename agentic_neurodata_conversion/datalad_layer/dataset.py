@@ -7,6 +7,7 @@ reason (no logging-and-returning-None).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,10 @@ def dl():
     runtime.prepare()
     import datalad.api
 
+    # DataLad logs progress at INFO ("Making sure inputs are available", "Command start");
+    # our front ends show their own progress, and stdout may carry a protocol (MCP stdio).
+    if logging.getLogger("datalad").getEffectiveLevel() < logging.WARNING:
+        logging.getLogger("datalad").setLevel(logging.WARNING)
     return datalad.api
 
 

@@ -1,0 +1,458 @@
+"""The path of one conversion, each stage one call, each recorded through the tracker.
+
+    start -> detect -> assemble_metadata -> write_script -> convert -> validate -> finalize
+
+``ConversionPipeline.run()`` does them all; the MCP server and the CLI call the same
+methods one by one. The pipeline's own state (stage, format, paths) lives in the tracker's
+pipeline_state.json, so a pipeline reopens from its conversion folder at any stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import timing
+from ..errors import AncError, ConversionError, UsageError
+from ..provenance.records import ConfidenceLevel, ProvenanceSource
+from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder
+from . import formats
+
+if TYPE_CHECKING:
+    from .engine import RunResult
+    from .evaluation import EvaluationReport
+    from .formats import Detection
+    from .metadata import FieldDecision
+    from .validation import ValidationReport
+
+Progress = Callable[[str, str], None]  # (stage, message)
+STAGES = ("start", "detect", "metadata", "script", "convert", "validate", "finalize")
+AGENT = "conversion_pipeline"
+SCRIPT = "scripts/convert.py"
+USER_METADATA_COPY = "inputs/user-metadata"
+
+
+def default_conversion_id(source: Path) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", source.name).strip("-._")[:40] or "recording"
+    return f"{slug}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class ConversionResult:
+    conversion_id: str
+    path: Path
+    status: str
+    tag: str | None
+    nwb: Path | None
+    validation: dict[str, Any] | None
+    evaluation_passed: bool | None
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversion_id": self.conversion_id,
+            "path": str(self.path),
+            "status": self.status,
+            "tag": self.tag,
+            "nwb": str(self.nwb) if self.nwb else None,
+            "validation": self.validation,
+            "evaluation_passed": self.evaluation_passed,
+            "reason": self.reason,
+        }
+
+
+class ConversionPipeline:
+    """Drives one conversion; all state is in the conversion dataset."""
+
+    def __init__(
+        self, tracker: ConversionProvenanceTracker, progress: Progress | None = None
+    ) -> None:
+        self.tracker = tracker
+        self.progress = progress or (lambda stage, message: None)
+
+    # ------------------------------------------------------------------ start / open
+
+    @classmethod
+    def start(
+        cls,
+        source: str | Path,
+        output_dir: str | Path,
+        *,
+        conversion_id: str | None = None,
+        input_mode: str = "auto",
+        progress: Progress | None = None,
+        agent: str = AGENT,
+    ) -> ConversionPipeline:
+        """Check SOURCE, create the conversion dataset and bring the recording in."""
+        folder, _files = formats.check_source_folder(source)
+        output = Path(output_dir).absolute()
+        if output == folder or output.is_relative_to(folder):
+            raise UsageError(
+                f"the output folder {output} is inside the source recording {folder}",
+                "choose an output folder outside the recording (the source is never written to)",
+            )
+        conversion_id = conversion_id or default_conversion_id(folder)
+        target = conversion_folder(output, conversion_id)
+        if folder.is_relative_to(target):
+            raise UsageError(f"the source {folder} is inside the conversion folder", "move it out")
+        with timing.timed("stage.start"):
+            tracker = ConversionProvenanceTracker(conversion_id, output, source_path=folder)
+        self = cls(tracker, progress)
+        try:
+            self._say("start", f"conversion {conversion_id} in {tracker.path}")
+            ref = tracker.add_input(folder, mode=input_mode, name=folder.name)
+            self._state(stage="start", input=ref.to_dict(), agent=agent)
+        except BaseException as exc:
+            self.fail(exc, "start")
+            raise
+        return self
+
+    @classmethod
+    def open(cls, path: str | Path, progress: Progress | None = None) -> ConversionPipeline:
+        return cls(ConversionProvenanceTracker.open(path), progress)
+
+    @property
+    def path(self) -> Path:
+        return self.tracker.path
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.tracker.session.pipeline_state
+
+    def _state(self, **updates: Any) -> None:
+        self.tracker.update_pipeline_state(updates)
+
+    def _say(self, stage: str, message: str) -> None:
+        self.progress(stage, message)
+
+    def _require(self, key: str, stage: str, hint: str) -> Any:
+        if key not in self.state:
+            raise UsageError(f"conversion {self.tracker.conversion_id} has no {key} yet", hint)
+        return self.state[key]
+
+    # ------------------------------------------------------------------ stages
+
+    def source_folder(self) -> Path:
+        return Path(self.tracker.session.dataset_path)
+
+    def input_folder(self) -> Path:
+        """Where the conversion reads the recording: inside the dataset unless by reference."""
+        ref = self._require("input", "start", "start the conversion first")
+        if ref["mode"] == "reference":
+            return Path(ref["source"])
+        return self.path / ref["path"]
+
+    def detect(self, format: str | None = None) -> Detection:
+        """Detect the recording's format (or take FORMAT) and record how it was decided."""
+        with timing.timed("stage.detect"):
+            self._say("detect", "detecting the recording format")
+            detection = formats.detect_format(self.source_folder(), format)
+            self.tracker.journal.append(detection.to_record(agent=AGENT))
+            self._state(stage="detect", format=detection.format)
+        return detection
+
+    def _detection(self) -> Detection:
+        fmt = self._require("format", "detect", "run the detect stage first")
+        # Re-detect on the copy inside the dataset: source paths then point into inputs/.
+        return formats.detect_format(self.input_folder(), fmt)
+
+    def assemble_metadata(self, metadata_file: str | Path | None = None) -> list[FieldDecision]:
+        """Read the file metadata, merge the user's, fill placeholders; one record per field."""
+        from . import metadata as md
+
+        with timing.timed("stage.metadata"):
+            self._say("metadata", "reading metadata from the recording")
+            detection = self._detection()
+            user = md.load_user_metadata(metadata_file) if metadata_file else None
+            interface = formats.make_interface(detection)
+            extracted = md.extract_metadata(interface, detection)
+            where = None
+            if metadata_file:
+                where = self._keep_user_file(Path(metadata_file))
+            decisions = md.decide_fields(extracted, detection.spec, self._context(), user, where)
+            self.tracker.journal.append_many(d.to_record(agent=AGENT) for d in decisions)
+            review = [d.field for d in decisions if d.needs_review]
+            self._state(stage="metadata", fields=len(decisions), needs_review=review)
+            self.tracker.checkpoint(
+                f"metadata assembled: {len(decisions)} fields, {len(review)} need review"
+            )
+        return decisions
+
+    def _keep_user_file(self, path: Path) -> str:
+        """Keep a copy of the user's metadata file with the conversion (small text, in git)."""
+        target = self.path / f"{USER_METADATA_COPY}{path.suffix.lower()}"
+        target.unlink(missing_ok=True)
+        shutil.copyfile(path, target)
+        self.tracker.record_provenance(
+            ProvenanceSource.USER_PROVIDED,
+            "user",
+            "user_metadata_file",
+            {"path": str(path.absolute())},
+            {"copy": target.relative_to(self.path).as_posix()},
+            confidence=1.0,
+            confidence_level=ConfidenceLevel.HUMAN_CONFIRMED,
+        )
+        return target.relative_to(self.path).as_posix()
+
+    def _context(self) -> Any:
+        from . import metadata as md
+
+        created = dt.datetime.fromisoformat(self.tracker.session.start_time.replace("Z", "+00:00"))
+        return md.ConversionContext(
+            conversion_id=self.tracker.conversion_id,
+            dataset_id=self.tracker.dataset.id,
+            created=created,
+            output=f"outputs/{self.tracker.conversion_id}.nwb",
+            script=SCRIPT,
+        )
+
+    def _decisions(self) -> list[FieldDecision]:
+        """The latest decision per field, rebuilt from the journal."""
+        from . import metadata as md
+
+        latest: dict[str, Any] = {}
+        for record in self.tracker.iter_records():
+            if record.field and record.operation in (
+                "set_metadata_field",
+                "set_field",
+                "user_input",
+                "external_enrichment",
+            ):
+                latest[record.field] = record
+        if not latest:
+            raise UsageError(
+                f"conversion {self.tracker.conversion_id} has no metadata yet",
+                "run the metadata stage first",
+            )
+        return [
+            md.FieldDecision(
+                field=r.field,
+                value=r.value,
+                source=r.source,
+                confidence=r.confidence if r.confidence is not None else 0.0,
+                level=r.confidence_level,
+                method=r.method or r.operation,
+                evidence=[str(e) for e in r.evidence],
+                reasoning=list(r.reasoning),
+                conflict=r.conflict,
+            )
+            for r in latest.values()
+        ]
+
+    def write_script(self) -> Path:
+        """Render scripts/convert.py and its metadata file from the recorded decisions."""
+        from . import script as sc
+
+        with timing.timed("stage.script"):
+            self._say("script", "writing the conversion script")
+            detection = self._detection()
+            rendered = sc.render_script(
+                detection,
+                self._decisions(),
+                self._context(),
+                sc.relative_source_data(detection, self.path),
+            )
+            script, meta = rendered.write(self.path / "scripts")
+            for path in (script, meta):
+                self.tracker.save_conversion_artifact(path, "conversion_script", commit=False)
+            self._state(stage="script", script=SCRIPT)
+        return script
+
+    def convert(self) -> RunResult:
+        """Execute the script through `datalad run`; the NWB file lands in outputs/."""
+        from . import engine
+
+        with timing.timed("stage.convert"):
+            self._say("convert", "converting to NWB (datalad run)")
+            script = self._require("script", "script", "run the script stage first")
+            ref = self.state["input"]
+            inputs = [] if ref["mode"] == "reference" else [ref["path"]]
+            output = self._context().output
+            result = engine.run_conversion(
+                self.path,
+                script,
+                inputs=inputs,
+                outputs=[output],
+                message=f"[anc] convert {self.tracker.conversion_id}: {self.state['format']} to NWB",
+            )
+            self.tracker.record_provenance(
+                ProvenanceSource.AUTO_EXTRACTED,
+                AGENT,
+                "run_conversion",
+                {"script": script, "inputs": inputs},
+                result.to_dict(),
+                confidence=1.0,
+                confidence_level=ConfidenceLevel.DEFINITIVE,
+                method="datalad run",
+            )
+            self.tracker.save_conversion_artifact(self.path / output, "nwb_file", commit=False)
+            self._state(stage="convert", nwb=output, run_commit=result.commit)
+        return result
+
+    def validate(self) -> tuple[ValidationReport, EvaluationReport]:
+        """nwbinspector (DANDI) + schema validation, and a read-back against the source."""
+        from .evaluation import evaluate_nwb, write_evaluation_reports
+        from .validation import validate_nwb, write_validation_reports
+
+        nwb = self.path / self._require("nwb", "convert", "run the convert stage first")
+        with timing.timed("stage.validate"):
+            self._say("validate", "validating (nwbinspector, DANDI configuration)")
+            validation = validate_nwb(nwb, root=self.path)
+            for path in write_validation_reports(validation, self.path / "reports"):
+                self.tracker.save_conversion_artifact(path, "validation_report", commit=False)
+            self._say("validate", "comparing the NWB file with the source recording")
+            interface = formats.make_interface(self._detection())
+            evaluation = evaluate_nwb(nwb, interface.recording_extractor, root=self.path)
+            for path in write_evaluation_reports(evaluation, self.path / "reports"):
+                self.tracker.save_conversion_artifact(path, "evaluation_report", commit=False)
+            self.tracker.record_provenance(
+                ProvenanceSource.AUTO_EXTRACTED,
+                "evaluation",
+                "validate",
+                {"nwb": nwb.relative_to(self.path).as_posix()},
+                {
+                    "validation": validation.to_dict().get("counts"),
+                    "validation_passes": validation.passes,
+                    "evaluation_passes": evaluation.passes,
+                },
+                confidence=1.0,
+                confidence_level=ConfidenceLevel.DEFINITIVE,
+                method="nwbinspector (dandi config) + pynwb.validate + read-back comparison",
+            )
+            self._state(
+                stage="validate",
+                validation_passes=validation.passes,
+                evaluation_passes=evaluation.passes,
+                validation_counts=validation.to_dict().get("counts"),
+            )
+            self.tracker.checkpoint(
+                "validated: " + ("passes" if validation.passes and evaluation.passes else "FAILS")
+            )
+        return validation, evaluation
+
+    def finalize(self) -> ConversionResult:
+        """Completed only when validation and evaluation pass; otherwise failed, untagged."""
+        with timing.timed("stage.finalize"):
+            state = self.state
+            reason = None
+            if not state.get("validation_passes"):
+                reason = (
+                    "validation found CRITICAL issues or schema errors (see reports/validation.md)"
+                )
+            elif not state.get("evaluation_passes"):
+                reason = "the NWB data differ from the source recording (see reports/evaluation.md)"
+            status = "completed" if reason is None else "failed"
+            final = {d.field: d.value for d in self._decisions()}
+            self._say("finalize", f"finalizing: {status}")
+            tag = self.tracker.finalize_conversion(status, final, error=reason)
+        return self.result(tag, reason)
+
+    def result(self, tag: str | None = None, reason: str | None = None) -> ConversionResult:
+        state = self.state
+        nwb = self.path / state["nwb"] if state.get("nwb") else None
+        return ConversionResult(
+            conversion_id=self.tracker.conversion_id,
+            path=self.path,
+            status=self.tracker.session.status,
+            tag=tag,
+            nwb=nwb,
+            validation=state.get("validation_counts"),
+            evaluation_passed=state.get("evaluation_passes"),
+            reason=reason or self.tracker.session.error,
+        )
+
+    def fail(self, error: BaseException, stage: str) -> None:
+        """Record ERROR and finalize as failed (no tag); never hides the original error."""
+        if self.tracker.session.is_finalized:
+            return
+        message = (
+            error.message if isinstance(error, AncError) else f"{type(error).__name__}: {error}"
+        )
+        self.tracker.record_error(error, stage=stage, outcome="conversion failed")
+        self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
+
+    def run(
+        self, *, format: str | None = None, metadata_file: str | Path | None = None
+    ) -> ConversionResult:
+        """Every stage after start; a failure is recorded, finalized as failed, and raised."""
+        stage = "detect"
+        try:
+            with timing.timed("conversion"):
+                self.detect(format)
+                stage = "metadata"
+                self.assemble_metadata(metadata_file)
+                stage = "script"
+                self.write_script()
+                stage = "convert"
+                self.convert()
+                stage = "validate"
+                self.validate()
+                stage = "finalize"
+                return self.finalize()
+        except BaseException as exc:
+            self.fail(exc, stage)
+            if isinstance(exc, AncError | KeyboardInterrupt):
+                raise
+            raise ConversionError(
+                f"{stage} failed: {type(exc).__name__}: {exc}",
+                f"the conversion was finalized as failed; see {self.path / 'CONVERSION_SUMMARY.md'}",
+            ) from exc
+
+
+def convert(
+    source: str | Path,
+    output_dir: str | Path,
+    *,
+    format: str | None = None,
+    metadata_file: str | Path | None = None,
+    conversion_id: str | None = None,
+    input_mode: str = "auto",
+    progress: Progress | None = None,
+) -> ConversionResult:
+    """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job)."""
+    if metadata_file is not None:
+        from .metadata import load_user_metadata
+
+        load_user_metadata(metadata_file)  # bad metadata: refuse before creating anything
+    # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
+    formats.detect_format(source, format)
+    pipeline = ConversionPipeline.start(
+        source, output_dir, conversion_id=conversion_id, input_mode=input_mode, progress=progress
+    )
+    try:
+        return pipeline.run(format=format, metadata_file=metadata_file)
+    finally:
+        pipeline.tracker.close()
+
+
+def run_commit(path: str | Path) -> str:
+    """The `datalad run` commit that produced the conversion's NWB file."""
+    from ..datalad_layer.dataset import git
+    from ..provenance.tracker import is_conversion
+
+    root = Path(path).absolute()
+    if not is_conversion(root):
+        raise UsageError(f"{root} is not a conversion dataset", "give a conversion_<id> folder")
+    out = (
+        git(root, "log", "--format=%H", "--grep=^\\[DATALAD RUNCMD\\]", "-n", "1").decode().strip()
+    )
+    if not out:
+        raise UsageError(
+            f"conversion {root.name} has no recorded run",
+            "only conversions that reached the convert stage can be verified",
+        )
+    return out
+
+
+def verify_conversion(path: str | Path) -> Any:
+    """Re-execute the recorded run in a temporary clone and compare the outputs."""
+    from .engine import rerun_in_clone
+
+    with timing.timed("stage.verify"):
+        return rerun_in_clone(path, run_commit(path))
