@@ -17,7 +17,7 @@ def console(stderr: bool = False):
     return Console(stderr=stderr)
 
 
-def stage_printer():  # noqa: ANN201 - Callable[[str, str], None] | None
+def stage_printer():
     """A progress callback showing each stage on a terminal; None (quiet) otherwise."""
     if not sys.stderr.isatty():
         return None

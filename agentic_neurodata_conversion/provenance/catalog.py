@@ -7,6 +7,7 @@ Per conversion it reads provenance/conversion.json and pipeline_state.json, the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -72,10 +73,8 @@ def _nwb_sizes(outputs: Path) -> tuple[list[str], int]:
             if match:
                 total += int(match.group(1))
                 continue
-        try:
+        with contextlib.suppress(OSError):
             total += entry.stat().st_size
-        except OSError:
-            pass
     return sorted(names), total
 
 
