@@ -88,9 +88,12 @@ class ConversionPipeline:
         input_mode: str = "auto",
         progress: Progress | None = None,
         agent: str = AGENT,
+        monitor: bool = True,
+        monitor_interval_s: float = 1.0,
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in."""
-        folder, _files = formats.check_source_folder(source)
+        folder, files = formats.check_source_folder(source)
+        folder = folder.absolute()
         output = Path(output_dir).absolute()
         if output == folder or output.is_relative_to(folder):
             raise UsageError(
@@ -105,6 +108,12 @@ class ConversionPipeline:
             tracker = ConversionProvenanceTracker(conversion_id, output, source_path=folder)
         self = cls(tracker, progress)
         try:
+            if monitor:
+                from ..monitoring.metrics import ConversionMonitor
+
+                # Samples resources until finalize, which commits reports/metrics.jsonl.
+                watcher = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
+                watcher.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
             self._say("start", f"conversion {conversion_id} in {tracker.path}")
             ref = tracker.add_input(folder, mode=input_mode, name=folder.name)
             self._state(stage="start", input=ref.to_dict(), agent=agent)

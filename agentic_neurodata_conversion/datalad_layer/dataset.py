@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import runtime
+from .. import runtime, timing
 from ..errors import DataLadError, EnvironmentProblem, UsageError
 from . import annex
 
@@ -77,7 +77,8 @@ def check_results(results: Iterable[dict[str, Any]], what: str) -> list[dict[str
 def git(repo: str | Path, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
     """Run one git command in REPO and return its stdout; errors become DataLadError."""
     runtime.prepare()
-    proc = subprocess.run(["git", *args], cwd=str(repo), capture_output=True, input=input)
+    with timing.timed(f"git.{args[0]}"):
+        proc = subprocess.run(["git", *args], cwd=str(repo), capture_output=True, input=input)
     if check and proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         raise DataLadError(f"git {args[0]} failed in {repo}: {err[-1] if err else proc.returncode}")
@@ -111,6 +112,7 @@ def enclosing_git_repo(path: Path) -> Path | None:
     return None if top == path.resolve() else top
 
 
+@timing.timed("datalad.create")
 def create_dataset(
     path: str | Path,
     description: str = "",
@@ -170,6 +172,7 @@ def ensure_rules(ds: Dataset, rules: str) -> bool:
     return True
 
 
+@timing.timed("datalad.save")
 def save(
     ds: Dataset,
     message: str,
@@ -189,6 +192,7 @@ def save(
     return check_results(results, "save")
 
 
+@timing.timed("datalad.get")
 def get(
     ds: Dataset, paths: str | Path | Sequence[str | Path], source: str | None = None
 ) -> list[dict[str, Any]]:
@@ -199,6 +203,7 @@ def get(
     return check_results(results, "get")
 
 
+@timing.timed("datalad.install")
 def install_subdataset(
     ds: Dataset,
     source: str,

@@ -88,8 +88,9 @@ def add_input(
         )
     name = check_name(name or source.name, "input name")
     origin = enclosing_dataset(source)
+    unsaved = origin is not None and _has_unsaved(origin, source)
     if mode == "auto":
-        mode = "subdataset" if origin is not None else "reference"
+        mode = "subdataset" if origin is not None and not unsaved else "reference"
     target = root / "inputs" / name
     if target.exists() or target.with_name(name + MANIFEST_SUFFIX).exists():
         raise UsageError(f"input {name!r} is already part of this conversion", "give another name")
@@ -99,6 +100,11 @@ def add_input(
                 f"{source} is not inside a DataLad dataset",
                 "use --input-mode reference or copy, or make the source a dataset",
             )
+        if unsaved:
+            raise UsageError(
+                f"{source} has changes not saved in its dataset {origin}",
+                f"run `datalad save -d {origin}` first, or use --input-mode reference or copy",
+            )
         return _as_subdataset(tracker, source, origin, target, name)
     files = _walk_files(source)
     if not files:
@@ -106,6 +112,13 @@ def add_input(
     if mode == "reference":
         return _as_reference(root, source, files, target.with_name(name + MANIFEST_SUFFIX), name)
     return _as_copy(root, source, files, target, name)
+
+
+def _has_unsaved(origin: Path, source: Path) -> bool:
+    """Untracked or modified files under SOURCE (a clone would not have them)."""
+    rel = source.relative_to(origin).as_posix() or "."
+    out = dlayer.git(origin, "status", "--porcelain", "-z", "--untracked-files=all", "--", rel)
+    return bool(out.strip(b"\0"))
 
 
 def _as_subdataset(

@@ -24,7 +24,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import __version__
+from .. import __version__, timing
 from ..datalad_layer import annex
 from ..datalad_layer import dataset as dlayer
 from ..errors import ProvenanceError, UsageError
@@ -541,6 +541,7 @@ class ConversionProvenanceTracker:
 
     # ------------------------------------------------------------------ commits
 
+    @timing.timed("tracker.checkpoint")
     def checkpoint(self, message: str) -> str | None:
         """Commit the journal and everything changed as one iteration; returns the commit."""
         self._refuse_if_finalized()
@@ -592,6 +593,7 @@ class ConversionProvenanceTracker:
         """Run HOOK for this conversion too (after the registered ones; see hooks.py)."""
         self._finalize_hooks.append(hook)
 
+    @timing.timed("tracker.finalize")
     def finalize_conversion(
         self,
         status: str,
