@@ -1,0 +1,1 @@
+"""Conversion engine: format detection, metadata with provenance, generated script, validation."""

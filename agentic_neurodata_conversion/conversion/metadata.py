@@ -1,0 +1,772 @@
+"""NWB metadata decided field by field, each decision with its source, confidence and evidence.
+
+Values come from three places: the recording's files (read through the NeuroConv interface:
+``auto_extracted``, or NeuroConv's format knowledge: ``domain_knowledge``), a user file given
+with ``--metadata`` (``user_provided``; where it disagrees with a file value both are kept as a
+conflict), and placeholders for what DANDI needs and nobody gave (flagged for review). The
+decisions are flattened to dotted field paths (``NWBFile.session_start_time``,
+``Subject.species``, ``Devices.<key>.description``, ...) and folded back into NeuroConv's
+dict-based metadata by ``to_neuroconv``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ..errors import ConversionError, UsageError
+from ..provenance.records import (
+    REVIEW_CONFIDENCE,
+    REVIEW_LEVELS,
+    Candidate,
+    ConfidenceLevel,
+    Conflict,
+    ProvenanceRecord,
+    ProvenanceSource,
+    encode_value,
+)
+from .formats import Detection, FormatSpec, first_line
+
+if TYPE_CHECKING:
+    from neuroconv.datainterfaces.ecephys.baserecordingextractorinterface import (
+        BaseRecordingExtractorInterface,
+    )
+
+TOOL_NAME = "agentic-neurodata-conversion"
+AGENT = "anc.conversion"
+# NWBFile.was_generated_by: this tool (which wrote the script) and the packages that write the
+# file, whose versions the script reads when it runs.
+GENERATED_BY_PACKAGES = ("neuroconv", "spikeinterface", "pynwb", "hdmf")
+IDENTIFIER_NAMESPACE = uuid.NAMESPACE_URL
+
+# What NeuroConv writes when it knows nothing: treated as "no value".
+EMPTY_VALUES = ("", "unknown", "no description")
+# get_metadata() fields the conversion sets itself (random or NeuroConv's own provenance text).
+TOOL_FIELDS = (
+    "NWBFile.identifier",
+    "NWBFile.file_create_date",
+    "NWBFile.source_script",
+    "NWBFile.source_script_file_name",
+    "NWBFile.was_generated_by",
+)
+# Lists of {name, description} dicts, flattened as keyed by name.
+NAMED_LISTS = ("Ecephys.Electrodes",)
+# Times NWB stores with a time zone; the files often give none.
+DATETIME_FIELDS = ("NWBFile.session_start_time", "Subject.date_of_birth")
+SECTION_ORDER = ("NWBFile", "Subject", "Devices", "DeviceModels", "Ecephys")
+
+FILE_CONFIDENCE = 1.0
+NEUROCONV_DEFAULT_CONFIDENCE = 0.8
+ASSUMED_TIMEZONE_CONFIDENCE = 0.7
+PLACEHOLDER_CONFIDENCE = 0.2
+USER_CONFIDENCE = 1.0
+
+# Allen CCF's top term ("root", the whole brain): valid for DANDI, says nothing about the region.
+PLACEHOLDER_LOCATION = "root"
+PLACEHOLDER_DEVICE_KEY = "recording_device"
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(slots=True)
+class FieldDecision:
+    """The value chosen for one NWB field, and why."""
+
+    field: str
+    value: Any
+    source: ProvenanceSource
+    confidence: float
+    level: ConfidenceLevel
+    method: str
+    evidence: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    conflict: Conflict | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        return self.level in REVIEW_LEVELS or self.confidence < REVIEW_CONFIDENCE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": encode_value(self.value),
+            "source": self.source.value,
+            "confidence": self.confidence,
+            "confidence_level": self.level.value,
+            "method": self.method,
+            "evidence": list(self.evidence),
+            "reasoning": list(self.reasoning),
+            "conflict": self.conflict.to_dict() if self.conflict else None,
+            "needs_review": self.needs_review,
+        }
+
+    def to_record(self, agent: str = AGENT) -> ProvenanceRecord:
+        """The provenance record of this decision, for the tracker's journal."""
+        return ProvenanceRecord(
+            source=self.source,
+            operation="set_metadata_field",
+            agent=agent,
+            confidence=self.confidence,
+            confidence_level=self.level,
+            method=self.method,
+            reasoning=list(self.reasoning),
+            evidence=list(self.evidence),
+            conflict=self.conflict,
+            field=self.field,
+            value=self.value,
+        )
+
+
+def _file_decision(path: str, value: Any, evidence: list[str], method: str) -> FieldDecision:
+    return FieldDecision(
+        path,
+        value,
+        ProvenanceSource.AUTO_EXTRACTED,
+        FILE_CONFIDENCE,
+        ConfidenceLevel.DEFINITIVE,
+        method,
+        evidence,
+        ["read from the recording's files"],
+    )
+
+
+def _default_decision(path: str, value: Any, method: str, why: str) -> FieldDecision:
+    return FieldDecision(
+        path,
+        value,
+        ProvenanceSource.DOMAIN_KNOWLEDGE,
+        NEUROCONV_DEFAULT_CONFIDENCE,
+        ConfidenceLevel.HIGH_EVIDENCE,
+        method,
+        [],
+        [why],
+    )
+
+
+def _placeholder(path: str, value: Any, why: str) -> FieldDecision:
+    return FieldDecision(
+        path,
+        value,
+        ProvenanceSource.DOMAIN_KNOWLEDGE,
+        PLACEHOLDER_CONFIDENCE,
+        ConfidenceLevel.PLACEHOLDER,
+        "placeholder",
+        [],
+        [why, "placeholder: review it and give the real value with --metadata FILE"],
+    )
+
+
+# --------------------------------------------------------------------------- flatten / unflatten
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and DeepDicts to plain Python, keys to str."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and type(value).__module__.startswith("numpy"):
+        return value.item()
+    return value
+
+
+def flatten(metadata: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metadata to ``{dotted.path: leaf}``; dicts recurse, lists are leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in metadata.items():
+        path = f"{prefix}{key}"
+        if path in NAMED_LISTS and isinstance(value, list):
+            value = {
+                str(item["name"]): {k: v for k, v in item.items() if k != "name"} for item in value
+            }
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def to_neuroconv(decisions: Iterable[FieldDecision]) -> dict[str, Any]:
+    """Decided fields back into NeuroConv's nested (dict-based) metadata."""
+    nested: dict[str, Any] = {}
+    for decision in decisions:
+        if decision.field == "NWBFile.was_generated_by":
+            continue  # computed by the script from the installed packages
+        node = nested
+        *parents, leaf = decision.field.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = decision.value
+    for path in NAMED_LISTS:
+        section, name = path.split(".")
+        named = nested.get(section, {}).get(name)
+        if isinstance(named, dict):
+            nested[section][name] = [{"name": k, **v} for k, v in named.items()]
+    return nested
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _evidence(spec: FormatSpec, detection: Detection, path: str) -> list[str] | None:
+    for rule in spec.evidence:
+        if fnmatch.fnmatchcase(path, rule.field):
+            files = [f for f in detection.matched_files if fnmatch.fnmatch(f, rule.file)]
+            return [f"{files[0] if files else rule.file}: {rule.key}"]
+    return None
+
+
+def group_names(interface: BaseRecordingExtractorInterface) -> list[str]:
+    """Electrode group names of the recording's channels, as NeuroConv writes them."""
+    recording = interface.recording_extractor
+    names = recording.get_property("group_name")
+    if names is None:
+        names = recording.get_channel_groups()
+    if names is None:
+        return ["ElectrodeGroup"]
+    return sorted({str(n) or "ElectrodeGroup" for n in names})
+
+
+def extract_metadata(
+    interface: BaseRecordingExtractorInterface, detection: Detection
+) -> list[FieldDecision]:
+    """What the recording says about itself: one decision per non-empty field.
+
+    Fields with a known place in the files are ``auto_extracted`` (DEFINITIVE, evidence names
+    file and key); others are NeuroConv's knowledge of the format (``domain_knowledge``).
+    ``session_start_time`` stays naive here: ``decide_fields`` chooses its time zone.
+    """
+    spec = detection.spec
+    method = f"neuroconv {spec.interface}.get_metadata()"
+    try:
+        metadata = _plain(interface.get_metadata())
+    except Exception as exc:  # reader errors surface here for some formats
+        raise ConversionError(
+            f"{spec.display_name} metadata could not be read: {first_line(exc)}",
+            "check that the recording is complete and unmodified",
+        ) from exc
+    decisions = []
+    for path, value in flatten(metadata).items():
+        if (
+            path in TOOL_FIELDS
+            or value is None
+            or (isinstance(value, str) and value in EMPTY_VALUES)
+        ):
+            continue
+        evidence = _evidence(spec, detection, path)
+        if evidence is not None:
+            decisions.append(_file_decision(path, value, evidence, method))
+        else:
+            decisions.append(
+                _default_decision(
+                    path, value, method, f"NeuroConv's default for {spec.display_name}"
+                )
+            )
+    groups = {
+        d.value for d in decisions if fnmatch.fnmatchcase(d.field, "Ecephys.ElectrodeGroups.*.name")
+    }
+    for name in group_names(interface):
+        if name not in groups:
+            # The interface names no group; NeuroConv would make one per channel group.
+            path = f"Ecephys.ElectrodeGroups.{name}.name"
+            evidence = _evidence(spec, detection, path) or list(detection.matched_files[:1])
+            decisions.append(
+                _file_decision(path, name, evidence, "channel groups of the recording")
+            )
+    return decisions
+
+
+# --------------------------------------------------------------------------- user file
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserNWBFile(_Strict):
+    session_description: str | None = None
+    session_start_time: dt.datetime | None = None
+    experiment_description: str | None = None
+    experimenter: list[str] | None = None
+    institution: str | None = None
+    lab: str | None = None
+    keywords: list[str] | None = None
+    session_id: str | None = None
+    related_publications: list[str] | None = None
+    protocol: str | None = None
+    notes: str | None = None
+    pharmacology: str | None = None
+    surgery: str | None = None
+    virus: str | None = None
+    slices: str | None = None
+    stimulus_notes: str | None = None
+    data_collection: str | None = None
+
+
+class UserSubject(_Strict):
+    subject_id: str | None = None
+    species: str | None = None
+    sex: Literal["M", "F", "U", "O"] | None = None
+    age: str | None = None
+    date_of_birth: dt.datetime | None = None
+    description: str | None = None
+    strain: str | None = None
+    genotype: str | None = None
+    weight: str | None = None
+
+
+class UserDevice(_Strict):
+    description: str | None = None
+    manufacturer: str | None = None
+
+
+class UserElectrodeGroup(_Strict):
+    description: str | None = None
+    location: str | None = None
+
+
+class UserEcephys(_Strict):
+    # Keyed by group name as written in the NWB file; "*" applies to every group.
+    ElectrodeGroups: dict[str, UserElectrodeGroup] = {}  # pydantic copies defaults
+
+
+class UserMetadata(_Strict):
+    """What ``--metadata FILE`` may hold (YAML or JSON); unknown fields are refused."""
+
+    timezone: str | None = None  # IANA name applied to times read without a zone
+    NWBFile: UserNWBFile = UserNWBFile()
+    Subject: UserSubject | None = None
+    Devices: dict[str, UserDevice] = {}  # keyed by device name
+    Ecephys: UserEcephys = UserEcephys()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+
+def load_user_metadata(path: str | Path) -> UserMetadata:
+    """Read and validate a user metadata file; any problem is one UsageError naming the field."""
+    path = Path(path)
+    hint = "fix the metadata file (fields: NWBFile, Subject, Devices, Ecephys, timezone)"
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read metadata file {path}: {exc.strerror}", hint) from exc
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}", hint) from exc
+    except Exception as exc:  # yaml.YAMLError and its subclasses
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or first_line(exc)
+        raise UsageError(f"{path} is not valid YAML: {problem}{where}", hint) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} must hold a mapping of fields, not {type(data).__name__}", hint)
+    try:
+        return UserMetadata.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            problem = "unknown field"
+        else:
+            problem = f"{error['msg']} (got {_short(error.get('input'))})"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise UsageError(f"{path}: field {where}: {problem}{more}", hint) from None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _user_fields(
+    user: UserMetadata, current: Mapping[str, FieldDecision], where: str
+) -> dict[str, Any]:
+    """The user's values as ``{field path: value}``, device and group names resolved to keys."""
+    values: dict[str, Any] = {}
+    for section in ("NWBFile", "Subject"):
+        model = getattr(user, section)
+        if model is not None:
+            for name, value in model.model_dump(exclude_none=True).items():
+                values[f"{section}.{name}"] = value
+
+    def keys_named(prefix: str) -> dict[str, str]:
+        """{name: key} of the entries ``<prefix><key>.name``."""
+        depth = prefix.count(".") + 2
+        return {
+            d.value: path.split(".")[depth - 2]
+            for path, d in current.items()
+            if path.startswith(prefix) and path.endswith(".name") and path.count(".") + 1 == depth
+        }
+
+    devices = keys_named("Devices.")
+    for name, device in user.Devices.items():
+        if name not in devices:
+            raise UsageError(
+                f"{where}: field Devices.{name}: no device of that name in the recording",
+                f"devices: {', '.join(devices) or 'none'}",
+            )
+        for key, value in device.model_dump(exclude_none=True).items():
+            values[f"Devices.{devices[name]}.{key}"] = value
+    groups = keys_named("Ecephys.ElectrodeGroups.")
+    for name, group in user.Ecephys.ElectrodeGroups.items():
+        if name != "*" and name not in groups:
+            raise UsageError(
+                f"{where}: field Ecephys.ElectrodeGroups.{name}: no electrode group of that name",
+                f"groups: {', '.join(groups)} (or '*' for all)",
+            )
+        for target in groups.values() if name == "*" else [groups[name]]:
+            for key, value in group.model_dump(exclude_none=True).items():
+                path = f"Ecephys.ElectrodeGroups.{target}.{key}"
+                if name == "*" and path in values:
+                    continue  # a group named explicitly wins over "*"
+                values[path] = value
+    return values
+
+
+# --------------------------------------------------------------------------- merge
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionContext:
+    """What the conversion itself fixes: identity, creation time, where script and output live."""
+
+    conversion_id: str
+    dataset_id: str
+    created: dt.datetime  # timezone-aware; written as file_create_date
+    output: str = "outputs/session.nwb"  # relative to the dataset root
+    script: str = "scripts/convert.py"
+    tool_version: str = ""
+
+    @property
+    def identifier(self) -> str:
+        """Fixed NWB identifier derived from the conversion id (same on every re-execution)."""
+        return str(uuid.uuid5(IDENTIFIER_NAMESPACE, f"anc:conversion:{self.conversion_id}"))
+
+
+def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(TOOL_NAME)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def generated_by(context: ConversionContext) -> list[list[str]]:
+    """``was_generated_by`` rows: this tool, then the installed writing packages."""
+    from importlib.metadata import version
+
+    tool = [TOOL_NAME, context.tool_version or tool_version()]
+    return [tool, *([name, version(name)] for name in GENERATED_BY_PACKAGES)]
+
+
+def source_script_text(context: ConversionContext) -> str:
+    """The NWB ``source_script`` text: tool, conversion, dataset and how to reproduce."""
+    version = context.tool_version or tool_version()
+    return (
+        f"{TOOL_NAME} {version}\n"
+        f"conversion_id: {context.conversion_id}\n"
+        f"dataset_id: {context.dataset_id}\n"
+        f"script: {context.script} (reads the metadata file beside it)\n"
+        "reproduce: in the conversion dataset run `datalad rerun` on the [DATALAD RUNCMD] commit "
+        f"that wrote {context.output}, or `python {context.script}` from the dataset root"
+    )
+
+
+def _tool_decisions(context: ConversionContext) -> list[FieldDecision]:
+    def tool(path: str, value: Any, why: str) -> FieldDecision:
+        return FieldDecision(
+            path,
+            value,
+            ProvenanceSource.DOMAIN_KNOWLEDGE,
+            1.0,
+            ConfidenceLevel.DEFINITIVE,
+            "set_by_conversion",
+            [f"conversion {context.conversion_id}"],
+            [why],
+        )
+
+    decisions = [
+        tool(
+            "NWBFile.identifier",
+            context.identifier,
+            "uuid5 of the conversion id, so re-executing the script gives the same file",
+        ),
+        tool(
+            "NWBFile.file_create_date",
+            context.created,
+            "time the conversion was prepared, fixed so re-execution is byte-identical",
+        ),
+        tool(
+            "NWBFile.source_script",
+            source_script_text(context),
+            "tool and version, conversion and dataset ids, how to reproduce",
+        ),
+        tool("NWBFile.source_script_file_name", context.script, "the generated conversion script"),
+    ]
+    if _supports_was_generated_by():
+        decisions.append(
+            tool(
+                "NWBFile.was_generated_by",
+                generated_by(context),
+                "this tool, and the packages that wrote the file (versions read when the script runs)",
+            )
+        )
+    return decisions
+
+
+def _supports_was_generated_by() -> bool:
+    import pynwb
+
+    return any(
+        arg["name"] == "was_generated_by" for arg in pynwb.NWBFile.__init__.__docval__["args"]
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if (
+        isinstance(a, dt.datetime)
+        and isinstance(b, dt.datetime)
+        and (a.tzinfo is None) != (b.tzinfo is None)
+    ):
+        return a.replace(tzinfo=None) == b.replace(tzinfo=None)
+    return a == b
+
+
+def _apply_user(
+    decided: dict[str, FieldDecision], user_values: Mapping[str, Any], where: str
+) -> None:
+    for path, value in user_values.items():
+        evidence = [f"{where}: {path}"]
+        previous = decided.get(path)
+        if (
+            previous is not None
+            and previous.source is ProvenanceSource.AUTO_EXTRACTED
+            and not _same(previous.value, value)
+        ):
+            conflict = Conflict(
+                candidates=[
+                    Candidate(
+                        previous.value,
+                        previous.source,
+                        previous.confidence,
+                        AGENT,
+                        previous.evidence,
+                    ),
+                    Candidate(
+                        value, ProvenanceSource.USER_PROVIDED, USER_CONFIDENCE, "user", evidence
+                    ),
+                ],
+                resolution="user_value_preferred",
+                chosen_value=value,
+                resolved_by="user",
+            )
+            decided[path] = FieldDecision(
+                path,
+                value,
+                ProvenanceSource.USER_PROVIDED,
+                USER_CONFIDENCE,
+                ConfidenceLevel.HUMAN_OVERRIDE,
+                "user_metadata_file",
+                evidence,
+                [
+                    f"the user's value replaces {previous.value!r} read from {', '.join(previous.evidence)}"
+                ],
+                conflict,
+            )
+        else:
+            why = "given in the user's metadata file"
+            if previous is not None:
+                why += (
+                    "; agrees with the recording's files"
+                    if previous.source is ProvenanceSource.AUTO_EXTRACTED
+                    else f"; replaces the default {previous.value!r}"
+                )
+            decided[path] = FieldDecision(
+                path,
+                value,
+                ProvenanceSource.USER_PROVIDED,
+                USER_CONFIDENCE,
+                ConfidenceLevel.HUMAN_CONFIRMED,
+                "user_metadata_file",
+                evidence,
+                [why],
+            )
+
+
+def _apply_timezone(
+    decided: dict[str, FieldDecision], user: UserMetadata | None, where: str
+) -> None:
+    """Give naive times a zone: the user's ``timezone``, else this machine's (flagged)."""
+    for path in DATETIME_FIELDS:
+        decision = decided.get(path)
+        if decision is None or not isinstance(decision.value, dt.datetime):
+            continue
+        if decision.value.tzinfo is not None:
+            continue
+        if user is not None and user.timezone:
+            decision.value = decision.value.replace(tzinfo=ZoneInfo(user.timezone))
+            decision.evidence.append(f"{where}: timezone")
+            decision.reasoning.append(f"no time zone with the time; {user.timezone} from {where}")
+            continue
+        decision.value = decision.value.astimezone()  # naive means this machine's local time
+        zone = decision.value.tzname() or str(decision.value.tzinfo)
+        decision.reasoning.append(
+            f"no time zone with the time; assumed this machine's ({zone}); "
+            "set `timezone:` in the metadata file to change it"
+        )
+        if decision.source is not ProvenanceSource.USER_PROVIDED:
+            decision.confidence = min(decision.confidence, ASSUMED_TIMEZONE_CONFIDENCE)
+            decision.level = ConfidenceLevel.MEDIUM_EVIDENCE
+
+
+def _fill_placeholders(decided: dict[str, FieldDecision], spec: FormatSpec) -> None:
+    """Defaults for what DANDI needs and neither the files nor the user gave."""
+
+    def need(path: str, value: Any, why: str) -> None:
+        if path not in decided:
+            decided[path] = _placeholder(path, value, why)
+
+    need(
+        "NWBFile.session_description",
+        f"{spec.display_name} extracellular recording (placeholder description)",
+        "NWB requires a session description",
+    )
+    need(
+        "NWBFile.experiment_description",
+        "Placeholder: describe the experiment.",
+        "DANDI best practice asks for an experiment description",
+    )
+    need("NWBFile.experimenter", ["Placeholder, Experimenter"], "DANDI asks for the experimenter")
+    need("NWBFile.institution", "Placeholder institution", "DANDI asks for the institution")
+    need("NWBFile.lab", "Placeholder lab", "DANDI asks for the lab")
+    need(
+        "NWBFile.keywords",
+        ["extracellular electrophysiology", spec.display_name],
+        "DANDI asks for keywords; these name only the modality and format",
+    )
+    need("Subject.subject_id", "placeholder-subject", "DANDI requires a subject id")
+    need("Subject.species", "Mus musculus", "DANDI requires a species (Latin binomial)")
+    need("Subject.sex", "U", "DANDI requires sex; U means unknown")
+    if "Subject.date_of_birth" not in decided:
+        need("Subject.age", "P0D/", "DANDI requires an age; 'P0D/' means 0 days or older (unknown)")
+    need(
+        "Subject.description",
+        "Placeholder: describe the subject.",
+        "DANDI asks for a subject description",
+    )
+
+    devices = sorted({p.split(".")[1] for p in decided if p.startswith("Devices.")})
+    groups = sorted({p.split(".")[2] for p in decided if p.startswith("Ecephys.ElectrodeGroups.")})
+    if not devices and groups:
+        devices = [PLACEHOLDER_DEVICE_KEY]
+        need(
+            f"Devices.{PLACEHOLDER_DEVICE_KEY}.name",
+            "RecordingDevice",
+            "the files name no device; NWB electrode groups need one",
+        )
+    for key in devices:
+        prefix = f"Devices.{key}"
+        if f"{prefix}.description" in decided:
+            continue
+        model_key = decided.get(f"{prefix}.device_model_metadata_key")
+        model = model_key and decided.get(f"DeviceModels.{model_key.value}.description")
+        if model:
+            serial = decided.get(f"{prefix}.serial_number")
+            text = model.value + (f", serial number {serial.value}" if serial else "")
+            decided[f"{prefix}.description"] = _default_decision(
+                f"{prefix}.description",
+                text,
+                "composed from the device model and serial number",
+                "describes the device by its model, as read from the files",
+            )
+        else:
+            need(
+                f"{prefix}.description",
+                "Placeholder: describe the recording device.",
+                "DANDI asks for a device description",
+            )
+    for key in groups:
+        prefix = f"Ecephys.ElectrodeGroups.{key}"
+        need(
+            f"{prefix}.description",
+            f"Placeholder: describe electrode group {key}.",
+            "NWB requires an electrode group description",
+        )
+        need(
+            f"{prefix}.location",
+            PLACEHOLDER_LOCATION,
+            "NWB requires a location; 'root' is the Allen CCF term for the whole brain",
+        )
+        if f"{prefix}.device_metadata_key" not in decided:
+            decided[f"{prefix}.device_metadata_key"] = _default_decision(
+                f"{prefix}.device_metadata_key", devices[0], "link", "the recording's only device"
+            )
+    for key in sorted(
+        {p.split(".")[2] for p in decided if p.startswith("Ecephys.ElectricalSeries.")}
+    ):
+        path = f"Ecephys.ElectricalSeries.{key}.description"
+        if path not in decided:
+            decided[path] = _default_decision(
+                path,
+                f"Raw {spec.display_name} traces in digital counts; `conversion` gives volts.",
+                "describe_series",
+                "what NeuroConv writes: the unscaled int16 samples",
+            )
+
+
+def _order(path: str) -> int:
+    section = path.split(".")[0]
+    return SECTION_ORDER.index(section) if section in SECTION_ORDER else len(SECTION_ORDER)
+
+
+def decide_fields(
+    extracted: Sequence[FieldDecision],
+    spec: FormatSpec,
+    context: ConversionContext,
+    user: UserMetadata | None = None,
+    user_file: str | Path | None = None,
+) -> list[FieldDecision]:
+    """One decision per NWB field written: file values, user values (conflicts recorded),
+    the session time zone, placeholders flagged for review, and the conversion's own fields."""
+    # Copies with their own lists: the caller's decisions stay untouched.
+    decided = {
+        d.field: dataclasses.replace(d, evidence=list(d.evidence), reasoning=list(d.reasoning))
+        for d in extracted
+    }
+    where = str(user_file or "metadata file")
+    if user is not None:
+        _apply_user(decided, _user_fields(user, decided, where), where)
+    _apply_timezone(decided, user, where)
+    _fill_placeholders(decided, spec)
+    for decision in _tool_decisions(context):
+        decided[decision.field] = decision
+    # Stable: sections in NWB order, fields in the order they were decided.
+    return sorted(decided.values(), key=lambda d: _order(d.field))

@@ -1,0 +1,103 @@
+"""Shared fixtures: small DataLad datasets built by the tests, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentic_neurodata_conversion.cli.main import main
+from agentic_neurodata_conversion.datalad_layer import dataset as dsops
+
+
+@pytest.fixture
+def source_dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: a small local DataLad dataset standing in for a remote one.
+
+    It holds ``README.md`` (in git), ``data/rec.dat`` (annexed, 64 KiB) and any extra FILES
+    ({relative path: bytes}); all saved.
+    """
+
+    def make(name: str = "source", files: dict[str, bytes] | None = None) -> Path:
+        root = tmp_path_factory.mktemp("src") / name
+        ds = dsops.create_dataset(root, f"test source {name}")
+        content = {"README.md": f"# {name}\n".encode(), "data/rec.dat": os.urandom(65536)}
+        for rel, data in (content | (files or {})).items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        dsops.save(ds, f"Add {name} content")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run `anc ARGS...` in-process; return (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], tuple[str, ...]]:
+    """Callable: a fingerprint of a folder (commit, git status, file list) to prove no writes."""
+
+    def take(path: Path) -> tuple[str, ...]:
+        files = sorted(
+            str(Path(d, f).relative_to(path))
+            for d, dirs, names in os.walk(path)
+            for f in names + [x for x in dirs if x == ".git"]
+            if ".git" not in Path(d).relative_to(path).parts
+        )
+        if not (path / ".git").exists():
+            return tuple(files)
+        git = ["git", "-C", str(path)]
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        status = subprocess.run([*git, "status", "--porcelain", "--ignored"],
+                                capture_output=True, text=True).stdout
+        return (head, status, *files)
+
+    return take
+
+
+# --------------------------------------------------------------------------- conversion engine
+# Small synthetic recordings (tests/test_conversion_*.py).
+
+
+@pytest.fixture(scope="session")
+def recording_size() -> dict[str, float]:
+    """Channels and seconds of the test recordings. 32 SpikeGLX channels: fewer give a
+    two-valued adc_group column, which nwbinspector suggests making boolean."""
+    return {"channels": 32, "seconds": 0.5}
+
+
+@pytest.fixture
+def write_recording(tmp_path: Path, recording_size: dict[str, float]) -> Callable[..., object]:
+    """Factory: write a synthetic recording (``spikeglx`` or ``openephys``) under tmp_path."""
+    from agentic_neurodata_conversion.conversion import synthetic
+
+    def make(fmt: str = "spikeglx", folder: Path | None = None, **kwargs: object) -> object:
+        return synthetic.write_recording(fmt, folder or tmp_path / fmt, **(recording_size | kwargs))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def spikeglx_extracted(
+    tmp_path_factory: pytest.TempPathFactory, recording_size: dict[str, float]
+) -> tuple[object, list[object]]:
+    """A SpikeGLX recording's detection and extracted metadata (NeuroConv read once)."""
+    from agentic_neurodata_conversion.conversion import formats, metadata, synthetic
+
+    rec = synthetic.write_spikeglx(tmp_path_factory.mktemp("sglx") / "rec", **recording_size)
+    detection = formats.detect_format(rec.folder)
+    return detection, metadata.extract_metadata(formats.make_interface(detection), detection)
