@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import timing
 from ..datalad_layer.dataset import FAILED, check_results, dl, git, is_dataset, message_of, save
 from ..errors import ConversionError, DataLadError, UsageError
 from .script import METADATA_NAME
@@ -226,7 +227,7 @@ def run_conversion(
     error_log.parent.mkdir(parents=True, exist_ok=True)
     all_inputs = list(dict.fromkeys([*inputs, *executed]))
     started = time.perf_counter()
-    with _command_environment(error_log):
+    with _command_environment(error_log), timing.timed("datalad.run"):
         results = ds.run(
             cmd=f"python {shlex.quote(script.as_posix())}",
             inputs=all_inputs,
@@ -277,7 +278,7 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
         )
         before = _head(clone)
         error_log = workdir / "conversion-error.log"
-        with _command_environment(error_log):
+        with _command_environment(error_log), timing.timed("datalad.rerun"):
             results = dl().rerun(revision=full, dataset=str(clone), **_COMMON)
         _raise_on_failure(results, error_log, f"rerun of {full[:10]}")
         after = _head(clone)

@@ -90,6 +90,7 @@ class ConversionPipeline:
         agent: str = AGENT,
         monitor: bool = True,
         monitor_interval_s: float = 1.0,
+        checkpoint: bool = True,
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in."""
         folder, files = formats.check_source_folder(source)
@@ -104,8 +105,11 @@ class ConversionPipeline:
         target = conversion_folder(output, conversion_id)
         if folder.is_relative_to(target):
             raise UsageError(f"the source {folder} is inside the conversion folder", "move it out")
+        _preload_libraries()  # NeuroConv and nwbinspector load while DataLad works
         with timing.timed("stage.start"):
-            tracker = ConversionProvenanceTracker(conversion_id, output, source_path=folder)
+            tracker = ConversionProvenanceTracker(
+                conversion_id, output, source_path=folder, checkpoint=False
+            )
         self = cls(tracker, progress)
         try:
             if monitor:
@@ -115,8 +119,10 @@ class ConversionPipeline:
                 watcher = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
                 watcher.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
             self._say("start", f"conversion {conversion_id} in {tracker.path}")
-            ref = tracker.add_input(folder, mode=input_mode, name=folder.name)
+            ref = tracker.add_input(folder, mode=input_mode, name=folder.name, commit=False)
             self._state(stage="start", input=ref.to_dict(), agent=agent)
+            if checkpoint:  # else the next stage's commit includes the start
+                tracker.checkpoint(f"start conversion of {folder.name} (input: {ref.mode})")
         except BaseException as exc:
             self.fail(exc, "start")
             raise
@@ -171,7 +177,9 @@ class ConversionPipeline:
         # Re-detect on the copy inside the dataset: source paths then point into inputs/.
         return formats.detect_format(self.input_folder(), fmt)
 
-    def assemble_metadata(self, metadata_file: str | Path | None = None) -> list[FieldDecision]:
+    def assemble_metadata(
+        self, metadata_file: str | Path | None = None, *, checkpoint: bool = True
+    ) -> list[FieldDecision]:
         """Read the file metadata, merge the user's, fill placeholders; one record per field."""
         from . import metadata as md
 
@@ -188,9 +196,10 @@ class ConversionPipeline:
             self.tracker.journal.append_many(d.to_record(agent=AGENT) for d in decisions)
             review = [d.field for d in decisions if d.needs_review]
             self._state(stage="metadata", fields=len(decisions), needs_review=review)
-            self.tracker.checkpoint(
-                f"metadata assembled: {len(decisions)} fields, {len(review)} need review"
-            )
+            if checkpoint:
+                self.tracker.checkpoint(
+                    f"metadata assembled: {len(decisions)} fields, {len(review)} need review"
+                )
         return decisions
 
     def _keep_user_file(self, path: Path) -> str:
@@ -255,7 +264,8 @@ class ConversionPipeline:
         ]
 
     def write_script(self) -> Path:
-        """Render scripts/convert.py and its metadata file from the recorded decisions."""
+        """Render scripts/convert.py and its metadata file from the recorded decisions, and
+        commit them (with anything recorded since the last checkpoint)."""
         from . import script as sc
 
         with timing.timed("stage.script"):
@@ -271,6 +281,11 @@ class ConversionPipeline:
             for path in (script, meta):
                 self.tracker.save_conversion_artifact(path, "conversion_script", commit=False)
             self._state(stage="script", script=SCRIPT)
+            fields = self.state.get("fields")
+            self.tracker.checkpoint(
+                f"conversion script written ({fields} metadata fields, "
+                f"{len(self.state.get('needs_review', []))} need review)"
+            )
         return script
 
     def convert(self) -> RunResult:
@@ -304,20 +319,17 @@ class ConversionPipeline:
             self._state(stage="convert", nwb=output, run_commit=result.commit)
         return result
 
-    def validate(self) -> tuple[ValidationReport, EvaluationReport]:
+    def validate(self, *, checkpoint: bool = True) -> tuple[ValidationReport, EvaluationReport]:
         """nwbinspector (DANDI) + schema validation, and a read-back against the source."""
-        from .evaluation import evaluate_nwb, write_evaluation_reports
-        from .validation import validate_nwb, write_validation_reports
+        from .evaluation import write_evaluation_reports
+        from .validation import write_validation_reports
 
         nwb = self.path / self._require("nwb", "convert", "run the convert stage first")
         with timing.timed("stage.validate"):
-            self._say("validate", "validating (nwbinspector, DANDI configuration)")
-            validation = validate_nwb(nwb, root=self.path)
+            self._say("validate", "validating (nwbinspector, DANDI) and reading the NWB back")
+            validation, evaluation = _validate_and_evaluate(nwb, self._detection(), self.path)
             for path in write_validation_reports(validation, self.path / "reports"):
                 self.tracker.save_conversion_artifact(path, "validation_report", commit=False)
-            self._say("validate", "comparing the NWB file with the source recording")
-            interface = formats.make_interface(self._detection())
-            evaluation = evaluate_nwb(nwb, interface.recording_extractor, root=self.path)
             for path in write_evaluation_reports(evaluation, self.path / "reports"):
                 self.tracker.save_conversion_artifact(path, "evaluation_report", commit=False)
             self.tracker.record_provenance(
@@ -340,9 +352,9 @@ class ConversionPipeline:
                 evaluation_passes=evaluation.passes,
                 validation_counts=validation.to_dict().get("counts"),
             )
-            self.tracker.checkpoint(
-                "validated: " + ("passes" if validation.passes and evaluation.passes else "FAILS")
-            )
+            if checkpoint:
+                verdict = "passes" if validation.passes and evaluation.passes else "FAILS"
+                self.tracker.checkpoint(f"validated: {verdict}")
         return validation, evaluation
 
     def finalize(self) -> ConversionResult:
@@ -395,13 +407,13 @@ class ConversionPipeline:
             with timing.timed("conversion"):
                 self.detect(format)
                 stage = "metadata"
-                self.assemble_metadata(metadata_file)
+                self.assemble_metadata(metadata_file, checkpoint=False)  # the script commits it
                 stage = "script"
                 self.write_script()
                 stage = "convert"
                 self.convert()
                 stage = "validate"
-                self.validate()
+                self.validate(checkpoint=False)  # finalize commits the reports
                 stage = "finalize"
                 return self.finalize()
         except BaseException as exc:
@@ -412,6 +424,55 @@ class ConversionPipeline:
                 f"{stage} failed: {type(exc).__name__}: {exc}",
                 f"the conversion was finalized as failed; see {self.path / 'CONVERSION_SUMMARY.md'}",
             ) from exc
+
+
+def _evaluate(nwb: Path, detection: Detection, root: Path) -> EvaluationReport:
+    from .evaluation import evaluate_nwb
+
+    interface = formats.make_interface(detection)
+    return evaluate_nwb(nwb, interface.recording_extractor, root=root)
+
+
+def _validate_and_evaluate(
+    nwb: Path, detection: Detection, root: Path
+) -> tuple[ValidationReport, EvaluationReport]:
+    """Validation and the read-back evaluation, side by side on two cores when there are.
+
+    The evaluation runs in a forked child: it inherits the loaded libraries (no second
+    import) and both read the file only.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .validation import validate_nwb
+
+    if (os.cpu_count() or 1) < 2:
+        return validate_nwb(nwb, root=root), _evaluate(nwb, detection, root)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        evaluation = pool.submit(_evaluate, nwb, detection, root)
+        validation = validate_nwb(nwb, root=root)
+        return validation, evaluation.result()
+
+
+def _preload_libraries() -> None:
+    """Import the heavy conversion libraries in a background thread.
+
+    Creating the dataset mostly waits on git subprocesses; meanwhile the ~1.5 s of
+    NeuroConv/pynwb/nwbinspector imports use the CPU. Python's import lock makes a later
+    import in the main thread wait for (not repeat) this one.
+    """
+    import threading
+
+    def load() -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):  # a failing import is reported where it is used
+            import neuroconv.datainterfaces  # noqa: F401
+            import nwbinspector  # noqa: F401
+
+    threading.Thread(target=load, name="anc-preload", daemon=True).start()
 
 
 def convert(
@@ -432,7 +493,12 @@ def convert(
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
     formats.detect_format(source, format)
     pipeline = ConversionPipeline.start(
-        source, output_dir, conversion_id=conversion_id, input_mode=input_mode, progress=progress
+        source,
+        output_dir,
+        conversion_id=conversion_id,
+        input_mode=input_mode,
+        progress=progress,
+        checkpoint=False,  # run() commits at the script, the run and finalize
     )
     try:
         return pipeline.run(format=format, metadata_file=metadata_file)

@@ -119,6 +119,7 @@ def create_dataset(
     *,
     rules: str = annex.DEVELOPMENT_RULES,
     refuse_inside_plain_git: bool = False,
+    commit_rules: bool = True,
 ) -> Dataset:
     """Create a dataset with our annex rules and backend, or adopt the one already at PATH.
 
@@ -127,7 +128,7 @@ def create_dataset(
     path = Path(path).absolute()
     if is_dataset(path):
         ds = open_dataset(path)
-        ensure_rules(ds, rules)
+        ensure_rules(ds, rules, commit=commit_rules)
         return ds
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path} exists and is not a folder", "choose a folder path")
@@ -154,12 +155,16 @@ def create_dataset(
         # No identity on this machine: make plain git commits inside the dataset work too.
         git(path, "config", "user.name", name)
         git(path, "config", "user.email", email)
-    ensure_rules(ds, rules)
+    ensure_rules(ds, rules, commit=commit_rules)
     return ds
 
 
-def ensure_rules(ds: Dataset, rules: str) -> bool:
-    """Write our backend and largefiles rules into .gitattributes once; True if it changed."""
+def ensure_rules(ds: Dataset, rules: str, *, commit: bool = True) -> bool:
+    """Write our backend and largefiles rules into .gitattributes once; True if it changed.
+
+    With ``commit=False`` the caller commits it (git-annex reads the rules from the work
+    tree, so they apply to files added before that commit too).
+    """
     attrs = Path(ds.path) / ".gitattributes"
     current = attrs.read_text() if attrs.exists() else ""
     if annex.RULES_MARKER in current:
@@ -168,7 +173,8 @@ def ensure_rules(ds: Dataset, rules: str) -> bool:
     text = annex.gitattributes_text(rules, annex.preferred_backend())
     extra = "\n".join(ln for ln in kept if ln.strip() and ln not in text)
     attrs.write_text(text + (f"# kept from before\n{extra}\n" if extra else ""))
-    save(ds, "Configure annex rules: text in git, large binaries annexed", paths=[attrs])
+    if commit:
+        save(ds, "Configure annex rules: text in git, large binaries annexed", paths=[attrs])
     return True
 
 

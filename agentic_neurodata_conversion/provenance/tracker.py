@@ -113,8 +113,13 @@ class ConversionProvenanceTracker:
         source_path: str | Path | None = None,
         sync: bool = False,
         description: str = "",
+        checkpoint: bool = True,
     ) -> None:
-        """Create a new conversion dataset. Use ``open()`` to continue an existing one."""
+        """Create a new conversion dataset. Use ``open()`` to continue an existing one.
+
+        With ``checkpoint=False`` the caller commits the first iteration (e.g. together
+        with the input it adds next).
+        """
         self.conversion_id = check_name(conversion_id, "conversion id")
         self.conversion_repo_path = conversion_folder(output_dir, conversion_id)
         self._refuse_existing(self.conversion_repo_path)
@@ -137,7 +142,8 @@ class ConversionProvenanceTracker:
             confidence_level=ConfidenceLevel.DEFINITIVE,
             metadata={"tool": TOOL, "version": __version__},
         )
-        self.checkpoint("start conversion")
+        if checkpoint:
+            self.checkpoint("start conversion")
 
     # ------------------------------------------------------------------ opening
 
@@ -205,6 +211,7 @@ class ConversionProvenanceTracker:
             path,
             description or f"Conversion {self.conversion_id} (agentic-neurodata-conversion)",
             rules=annex.CONVERSION_RULES,
+            commit_rules=False,  # committed with the first iteration: one commit fewer
         )
         for sub in SUBDIRS:
             (path / sub).mkdir(exist_ok=True)
