@@ -209,3 +209,26 @@ def test_failure_after_start_is_finalized_failed_without_tag(
     assert any(r.operation == "error" for r in reopened.iter_records())
     assert "- **Status**: failed" in (root / "CONVERSION_SUMMARY.md").read_text()
     reopened.close()
+
+
+def test_source_in_a_dataset_is_a_subdataset_and_verifies(
+    tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+) -> None:
+    lab = dlayer.create_dataset(tmp_path / "labdata")
+    write_recording("spikeglx", tmp_path / "labdata" / "rec1")
+    dlayer.save(lab, "add rec1")
+    code, out, err = run_cli(
+        "convert",
+        str(tmp_path / "labdata" / "rec1"),
+        "--output",
+        str(tmp_path / "out"),
+        "--id",
+        "sub",
+    )
+    assert code == 0, err
+    root = Path(out.strip().splitlines()[-1])
+    assert "url = " + str(tmp_path / "labdata") in (root / ".gitmodules").read_text()
+    # by reference: no recording bytes in the conversion's annex
+    assert not [p for p in (root / ".git" / "annex" / "objects").rglob("*.bin") if p.is_file()]
+    code, out, err = run_cli("verify", str(root))
+    assert code == 0 and "verified" in out, out + err
