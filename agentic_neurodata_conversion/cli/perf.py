@@ -17,9 +17,12 @@ perf_app = typer.Typer(
 DirArgument = Annotated[
     Path, typer.Argument(help="Folder holding the datasets (searched recursively).")
 ]
-SettingsOption = Annotated[Path | None, typer.Option(
-    "--settings", help="Settings file (TOML or YAML; default: DIRECTORY/anc.toml if present)."
-)]
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings", help="Settings file (TOML or YAML; default: DIRECTORY/anc.toml if present)."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ALERT_EXIT = 1
 
@@ -37,9 +40,12 @@ def register(app: typer.Typer) -> None:
 @perf_app.command()
 def report(
     directory: DirArgument = Path("."),
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a self-contained HTML page with plots to this file."
-    )] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Also write a self-contained HTML page with plots to this file."
+        ),
+    ] = None,
     settings: SettingsOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -64,25 +70,36 @@ def _render_report(r: dict[str, Any]) -> None:
 
     echo = typer.echo
     thr = r["throughput"]
-    echo(f"{r['base']}: {thr['conversions']} conversion(s), "
-         f"{thr['conversions_per_hour']:.2f}/hour, {thr['mb_per_s']:.2f} MB/s"
-         + (f", {thr['failed_conversions']} failed" if thr["failed_conversions"] else ""))
+    echo(
+        f"{r['base']}: {thr['conversions']} conversion(s), "
+        f"{thr['conversions_per_hour']:.2f}/hour, {thr['mb_per_s']:.2f} MB/s"
+        + (f", {thr['failed_conversions']} failed" if thr["failed_conversions"] else "")
+    )
     q = thr["queries"]
     if q["count"]:
         echo(f"queries: {q['count']}, p50 {q['p50_s']:.3f} s, p95 {q['p95_s']:.3f} s")
-    for title, rows in (("stages", r["bottlenecks"]["stages"]),
-                        ("operations", r["bottlenecks"]["operations"][:10])):
+    for title, rows in (
+        ("stages", r["bottlenecks"]["stages"]),
+        ("operations", r["bottlenecks"]["operations"][:10]),
+    ):
         if rows:
             echo(f"slowest {title}:")
             for row in rows:
-                echo(f"  {row['total_s']:9.2f} s  {row['name']} ({row['count']}x, "
-                     f"mean {row['mean_s']:.3f} s, {row['share']:.0%})")
+                echo(
+                    f"  {row['total_s']:9.2f} s  {row['name']} ({row['count']}x, "
+                    f"mean {row['mean_s']:.3f} s, {row['share']:.0%})"
+                )
     t = r["storage"]["totals"]
-    echo(f"storage: git {human_bytes(t['git_bytes'])}, annexed {human_bytes(t['annexed_bytes'])} "
-         f"({human_bytes(t['present_bytes'])} present)")
+    echo(
+        f"storage: git {human_bytes(t['git_bytes'])}, annexed {human_bytes(t['annexed_bytes'])} "
+        f"({human_bytes(t['present_bytes'])} present)"
+    )
     for rec in r["recommendations"]:
-        saving = (human_bytes(rec["saving"]) if rec["unit"] == "bytes"
-                  else f"{rec['saving']:.2f} {rec['unit']}")
+        saving = (
+            human_bytes(rec["saving"])
+            if rec["unit"] == "bytes"
+            else f"{rec['saving']:.2f} {rec['unit']}"
+        )
         echo(f"recommendation: {rec['title']} - saves {saving} ({rec['action']})")
     for a in r["alerts"]:
         echo(f"alert: {a['kind']}: {a['message']} ({a['where']})")
@@ -94,26 +111,36 @@ def _render_report(r: dict[str, Any]) -> None:
 def check(
     directory: DirArgument = Path("."),
     settings: SettingsOption = None,
-    fsck: Annotated[Fsck, typer.Option(
-        "--fsck", help="git annex fsck of present content: fast (sizes), full (hashes), off."
-    )] = Fsck.fast,
-    unused: Annotated[bool, typer.Option(
-        "--unused/--no-unused", help="Look for unused annex objects (git annex unused)."
-    )] = True,
+    fsck: Annotated[
+        Fsck,
+        typer.Option(
+            "--fsck", help="git annex fsck of present content: fast (sizes), full (hashes), off."
+        ),
+    ] = Fsck.fast,
+    unused: Annotated[
+        bool,
+        typer.Option(
+            "--unused/--no-unused", help="Look for unused annex objects (git annex unused)."
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Check dataset health and thresholds; exits 1 when any alert is raised."""
     from ..monitoring.health import check_health
     from ..monitoring.settings import load_settings
 
-    result = check_health(directory, load_settings(settings, directory), fsck=fsck.value,
-                          unused=unused)
+    result = check_health(
+        directory, load_settings(settings, directory), fsck=fsck.value, unused=unused
+    )
     if as_json:
         print_json(result)
     else:
         for h in result["datasets"]:
-            bits = [f"fsck {len(h['fsck_failures'])} failed of {h['fsck_checked']}"
-                    if h["fsck"] != "off" else "fsck off"]
+            bits = [
+                f"fsck {len(h['fsck_failures'])} failed of {h['fsck_checked']}"
+                if h["fsck"] != "off"
+                else "fsck off"
+            ]
             if h["unused"] is not None:
                 bits.append(f"{len(h['unused'])} unused objects")
             bits.append(f"{len(h['missing'])} files without content")

@@ -49,18 +49,28 @@ def analyze(
 def _render_analysis(r: dict[str, Any]) -> None:
     t = r["totals"]
     echo = typer.echo
-    echo(f"{r['base']}: {r['datasets']} dataset(s) ({r['conversion_datasets']} conversion, "
-         f"{r['development_datasets']} development), scanned in {r['seconds']} s")
-    echo(f"  git:      {t['git_files']} files, {_size(t['git_bytes'])} in HEAD, "
-         f"{_size(t['git_store_bytes'])} store on disk")
-    echo(f"  annexed:  {t['annexed_files']} files, {_size(t['annexed_bytes'])}: "
-         f"{t['present_files']} present ({_size(t['present_bytes'])}), "
-         f"{t['absent_files']} absent ({_size(t['absent_bytes'])})")
-    echo(f"  unreferenced annex objects: {t['unreferenced_objects']} "
-         f"({_size(t['unreferenced_bytes'])})")
+    echo(
+        f"{r['base']}: {r['datasets']} dataset(s) ({r['conversion_datasets']} conversion, "
+        f"{r['development_datasets']} development), scanned in {r['seconds']} s"
+    )
+    echo(
+        f"  git:      {t['git_files']} files, {_size(t['git_bytes'])} in HEAD, "
+        f"{_size(t['git_store_bytes'])} store on disk"
+    )
+    echo(
+        f"  annexed:  {t['annexed_files']} files, {_size(t['annexed_bytes'])}: "
+        f"{t['present_files']} present ({_size(t['present_bytes'])}), "
+        f"{t['absent_files']} absent ({_size(t['absent_bytes'])})"
+    )
+    echo(
+        f"  unreferenced annex objects: {t['unreferenced_objects']} "
+        f"({_size(t['unreferenced_bytes'])})"
+    )
     echo(f"  temporary files: {t['temporary_files']} ({_size(t['temporary_bytes'])})")
-    echo(f"  duplicate content: {t['duplicate_groups']} group(s), "
-         f"{_size(t['duplicate_saving_bytes'])} saved by a shared store or hardlinks")
+    echo(
+        f"  duplicate content: {t['duplicate_groups']} group(s), "
+        f"{_size(t['duplicate_saving_bytes'])} saved by a shared store or hardlinks"
+    )
     if r["largest_files"]:
         echo("largest files:")
         for f in r["largest_files"]:
@@ -78,12 +88,18 @@ def _render_analysis(r: dict[str, Any]) -> None:
 def cleanup(
     directory: DirArgument = Path("."),
     apply: Annotated[bool, typer.Option("--apply", help="Remove (default: only list).")] = False,
-    unused: Annotated[bool, typer.Option(
-        "--unused", help="Also unused annex objects (old versions; slower: git annex unused)."
-    )] = False,
-    min_age: Annotated[float, typer.Option(
-        "--min-age", min=0, help="Only temporary files unchanged for this many seconds."
-    )] = 600.0,
+    unused: Annotated[
+        bool,
+        typer.Option(
+            "--unused", help="Also unused annex objects (old versions; slower: git annex unused)."
+        ),
+    ] = False,
+    min_age: Annotated[
+        float,
+        typer.Option(
+            "--min-age", min=0, help="Only temporary files unchanged for this many seconds."
+        ),
+    ] = 600.0,
     as_json: JsonOption = False,
 ) -> None:
     """List, or with --apply remove, temporary files that nothing tracks (and with --unused
@@ -100,8 +116,7 @@ def cleanup(
             typer.echo(f"{mark}: {f['dataset']}/{f['path']} ({_size(f['size'])})")
         for o in result["unused_objects"] or []:
             mark = verb if o["removed"] or not apply else "kept"
-            typer.echo(f"{mark}: {o['dataset']} {o['kind']} object {o['key']} "
-                       f"({_size(o['size'])})")
+            typer.echo(f"{mark}: {o['dataset']} {o['kind']} object {o['key']} ({_size(o['size'])})")
         total = result["freed_bytes"] if apply else result["found_bytes"]
         typer.echo(f"{verb} {_size(total)} in total" + ("" if apply else "; rerun with --apply"))
         for e in result["errors"]:

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import timing
-from ..datalad_layer.dataset import FAILED, check_results, dl, git, is_dataset, message_of, save
+from ..datalad_layer.dataset import (
+    API_OPTIONS,
+    FAILED,
+    check_results,
+    dl,
+    git,
+    is_dataset,
+    message_of,
+    save,
+)
 from ..errors import ConversionError, DataLadError, UsageError
 from .script import METADATA_NAME
 
@@ -33,12 +42,6 @@ RECORD_START = "=== Do not change lines below ==="
 RECORD_END = "^^^ Do not change lines above ^^^"
 ERROR_LOG = "reports/conversion-error.log"
 ERROR_LOG_ENV = "ANC_ERROR_LOG"
-_COMMON = {
-    "result_renderer": "disabled",
-    "on_failure": "ignore",
-    "return_type": "list",
-    "result_xfm": None,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +237,7 @@ def run_conversion(
             outputs=list(outputs),
             message=message,
             explicit=True,
-            **_COMMON,
+            **API_OPTIONS,
         )
     seconds = time.perf_counter() - started
     _raise_on_failure(results, error_log, f"conversion script {script.as_posix()}")
@@ -274,12 +277,12 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
     started = time.perf_counter()
     try:
         check_results(
-            dl().clone(source=str(root), path=str(clone), reckless="ephemeral", **_COMMON), "clone"
+            dl().clone(source=str(root), path=str(clone), reckless="ephemeral", **API_OPTIONS), "clone"
         )
         before = _head(clone)
         error_log = workdir / "conversion-error.log"
         with _command_environment(error_log), timing.timed("datalad.rerun"):
-            results = dl().rerun(revision=full, dataset=str(clone), **_COMMON)
+            results = dl().rerun(revision=full, dataset=str(clone), **API_OPTIONS)
         _raise_on_failure(results, error_log, f"rerun of {full[:10]}")
         after = _head(clone)
         rerun_ids = content_ids(clone, "HEAD", outputs)

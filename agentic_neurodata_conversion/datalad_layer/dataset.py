@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from datalad.api import Dataset
 
 FAILED = frozenset({"error", "impossible"})
-_COMMON = {
+# Options for every DataLad API call: raw result records, failures returned not raised.
+API_OPTIONS = {
     "result_renderer": "disabled",
     "on_failure": "ignore",
     "return_type": "list",
@@ -148,7 +149,7 @@ def create_dataset(
             )
     name, email, fallback = runtime.git_identity()
     force = path.exists() and any(path.iterdir())
-    results = dl().create(path=str(path), description=description or None, force=force, **_COMMON)
+    results = dl().create(path=str(path), description=description or None, force=force, **API_OPTIONS)
     check_results(results, "create")
     ds = open_dataset(path)
     if fallback:
@@ -193,7 +194,7 @@ def save(
         path=[str(p) for p in paths] if paths else None,
         recursive=recursive,
         to_git=to_git,
-        **_COMMON,
+        **API_OPTIONS,
     )
     return check_results(results, "save")
 
@@ -205,7 +206,7 @@ def get(
     """Fetch annexed content (or install subdatasets) for PATHS."""
     if isinstance(paths, str | Path):
         paths = [paths]
-    results = ds.get(path=[str(p) for p in paths], source=source, **_COMMON)
+    results = ds.get(path=[str(p) for p in paths], source=source, **API_OPTIONS)
     return check_results(results, "get")
 
 
@@ -226,9 +227,9 @@ def install_subdataset(
     target = Path(path)
     if not target.is_absolute():
         target = Path(ds.path) / target
-    results = dl().clone(source=source, path=str(target), dataset=ds, reckless=reckless, **_COMMON)
+    results = dl().clone(source=source, path=str(target), dataset=ds, reckless=reckless, **API_OPTIONS)
     check_results(results, f"install of {source}")
     sub = open_dataset(target)
     if recursive:
-        check_results(sub.get(path=".", recursive=True, get_data=False, **_COMMON), "install")
+        check_results(sub.get(path=".", recursive=True, get_data=False, **API_OPTIONS), "install")
     return sub

@@ -1,0 +1,537 @@
+"""Integrity check and safe repair of a DataLad dataset.
+
+The check reads git's and git-annex's own output, one call for many paths: ``.gitmodules`` and
+the index for subdatasets (never each subdataset's work tree), ``git status --porcelain=v2 -z
+--ignore-submodules=all`` for the change counts, ``git annex find --json`` for annexed files.
+Fast mode compares each present object's size with its key; full mode re-hashes the objects
+with ``git annex calckey --batch`` (``git annex fsck`` would move bad content away: a check must
+not change anything).
+
+The repair only does what cannot lose data: it removes an ``index.lock`` that no git process
+holds, reinstalls registered subdatasets from their recorded source, and re-locks unlocked
+files that have no modifications. It never deletes or rewrites user content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import runtime
+from ..errors import DataLadError, UsageError
+from . import dataset as dsops
+
+if TYPE_CHECKING:
+    from datalad.api import Dataset
+
+# A lock younger than this is left alone even when no git process is seen: a process in
+# another PID namespace (container) could hold it, and a crash a moment ago is rarely urgent.
+STALE_LOCK_MIN_AGE = 10.0
+# Backends whose keys hold no content hash: their content cannot be verified.
+UNHASHED_BACKENDS = frozenset({"WORM", "URL", "VURL"})
+# Paths per git-annex call when paths go on the command line.
+ARGS_PER_CALL = 500
+JOURNAL_DIR = Path("provenance") / "journal"
+
+
+@dataclass
+class Subdataset:
+    """A subdataset as recorded in ``.gitmodules``."""
+
+    path: str
+    url: str
+    installed: bool
+
+
+@dataclass
+class LockState:
+    """The ``.git/index.lock`` of a repository and who may hold it."""
+
+    path: str
+    age_seconds: float
+    holders: list[int]
+
+    @property
+    def stale(self) -> bool:
+        return not self.holders and self.age_seconds >= STALE_LOCK_MIN_AGE
+
+
+@dataclass
+class IntegrityReport:
+    """What `check_dataset_integrity` found; ``issues`` make it invalid, warnings do not."""
+
+    path: str
+    mode: str
+    issues: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    statistics: dict[str, int] = field(default_factory=dict)
+    missing_subdatasets: list[str] = field(default_factory=list)
+    unlocked_files: list[str] = field(default_factory=list)
+    modified_unlocked_files: list[str] = field(default_factory=list)
+    corrupt_files: list[str] = field(default_factory=list)
+    stale_lock: str | None = None
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.issues
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"is_valid": self.is_valid, **asdict(self)}
+
+
+@dataclass
+class RepairReport:
+    """What `repair_dataset` did, what it could not do, and the check afterwards."""
+
+    path: str
+    actions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    after: IntegrityReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and (self.after is None or self.after.is_valid)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "actions": self.actions,
+            "failures": self.failures,
+            "after": self.after.to_dict() if self.after else None,
+        }
+
+
+# --- reading git's output ------------------------------------------------------------------
+
+
+def iter_output(
+    root: Path, args: Iterable[str], sep: bytes = b"\0", *, check: bool = True
+) -> Iterator[bytes]:
+    """Run one command in ROOT and yield its stdout split at SEP, as it arrives.
+
+    A non-zero exit raises DataLadError after the output, unless CHECK is false (for commands
+    that report per-path failures in their JSON records).
+    """
+    runtime.ensure_git_annex_on_path()
+    args = list(args)
+    # stderr goes to a file, so a chatty stderr cannot block the pipe; leaving the `with`
+    # early (a consumer that stops reading) closes stdout and reaps the process.
+    with tempfile.TemporaryFile() as err, subprocess.Popen(
+        args, cwd=root, stdout=subprocess.PIPE, stderr=err
+    ) as proc:
+        assert proc.stdout is not None
+        rest = b""
+        for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):
+            *items, rest = (rest + chunk).split(sep)
+            yield from items
+        if rest:
+            yield rest
+        if proc.wait() != 0 and check:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            raise DataLadError(f"{' '.join(args[:3])} failed in {root}: "
+                               f"{lines[-1] if lines else proc.returncode}")
+
+
+def dataset_root(ds_or_path: Dataset | str | Path) -> Path:
+    """The top folder of the dataset that holds DS_OR_PATH (a Dataset, its path, or below)."""
+    start = Path(getattr(ds_or_path, "path", ds_or_path)).absolute()
+    if not start.exists():
+        raise UsageError(f"{start} does not exist", "pass the path of a DataLad dataset")
+    for probe in (start, *start.parents):
+        if dsops.is_dataset(probe):
+            return probe
+    raise UsageError(f"{start} is not in a DataLad dataset", "pass the path of a DataLad dataset")
+
+
+def git_dir(root: Path) -> Path:
+    """The git directory of the work tree ROOT (``.git`` may be a ``gitdir:`` file)."""
+    dotgit = root / ".git"
+    if dotgit.is_file():
+        target = dotgit.read_text().strip().removeprefix("gitdir:").strip()
+        return (root / target).resolve()
+    return dotgit
+
+
+def list_subdatasets(root: Path) -> list[Subdataset]:
+    """Subdatasets registered in ROOT (in ``.gitmodules`` and as gitlinks in the index)."""
+    gitmodules = root / ".gitmodules"
+    if not gitmodules.is_file():
+        return []
+    entries: dict[str, dict[str, str]] = {}
+    cmd = ["git", "config", "-z", "--file", ".gitmodules", "--list"]
+    for item in iter_output(root, cmd):
+        key, _, value = os.fsdecode(item).partition("\n")
+        name, _, var = key.removeprefix("submodule.").rpartition(".")
+        entries.setdefault(name, {})[var] = value
+    paths = [e["path"] for e in entries.values() if "path" in e]
+    linked = _gitlinks(root, paths)
+    return [
+        Subdataset(e["path"], e.get("url", ""), os.path.lexists(root / e["path"] / ".git"))
+        for e in entries.values()
+        if e.get("path") in linked
+    ]
+
+
+def _gitlinks(root: Path, paths: list[str]) -> set[str]:
+    """Which of PATHS are registered as gitlinks (mode 160000) in the index."""
+    found: set[str] = set()
+    for start in range(0, len(paths), ARGS_PER_CALL):
+        chunk = paths[start : start + ARGS_PER_CALL]
+        cmd = ["git", "--literal-pathspecs", "ls-files", "-s", "-z", "--", *chunk]
+        for item in iter_output(root, cmd):
+            meta, _, path = item.partition(b"\t")
+            if meta.startswith(b"160000 "):
+                found.add(os.fsdecode(path))
+    return found
+
+
+@dataclass
+class StatusCounts:
+    untracked: int = 0
+    modified: int = 0
+    staged: int = 0
+    unmerged: int = 0
+    modified_paths: set[str] = field(default_factory=set)
+
+
+def status_counts(root: Path) -> StatusCounts:
+    """Untracked, modified, staged and unmerged paths of ROOT, subdatasets not entered."""
+    counts = StatusCounts()
+    cmd = ["git", "status", "--porcelain=v2", "-z", "--ignore-submodules=all",
+           "--untracked-files=all"]
+    items = iter_output(root, cmd)
+    for item in items:
+        kind = item[:1]
+        if kind == b"?":
+            counts.untracked += 1
+        elif kind in (b"1", b"2"):
+            xy = item[2:4]
+            fields = item.split(b" ", 9 if kind == b"2" else 8)
+            if kind == b"2":
+                next(items)  # the rename's original path follows as its own item
+            counts.staged += xy[:1] != b"."
+            if xy[1:] != b".":
+                counts.modified += 1
+                counts.modified_paths.add(os.fsdecode(fields[-1]))
+        elif kind == b"u":
+            counts.unmerged += 1
+    return counts
+
+
+# --- annexed files --------------------------------------------------------------------------
+
+
+@dataclass
+class AnnexedFile:
+    path: str
+    key: str
+    backend: str
+    size: int | None
+    locked: bool
+    object_path: Path | None
+
+
+def key_size(key: str) -> int | None:
+    """The ``-s<bytes>`` field of a git-annex key, when it has one."""
+    for part in key.split("--", 1)[0].split("-")[1:]:
+        if part[:1] == "s" and part[1:].isdigit():
+            return int(part[1:])
+    return None
+
+
+def annexed_files(root: Path) -> Iterator[AnnexedFile]:
+    """Every annexed file in ROOT's work tree, with its key and local object (if present)."""
+    objects = git_dir(root) / "annex" / "objects"
+    cmd = ["git", "annex", "find", "--anything", "--json"]
+    for line in iter_output(root, cmd, b"\n"):
+        rec = json.loads(line)
+        key = rec["key"]
+        found = None
+        for hashdir in (rec["hashdirmixed"], rec["hashdirlower"]):
+            candidate = objects / hashdir / key / key
+            if candidate.is_file():
+                found = candidate
+                break
+        yield AnnexedFile(
+            path=rec["file"],
+            key=key,
+            backend=rec["backend"],
+            size=key_size(key),
+            locked=(root / rec["file"]).is_symlink(),
+            object_path=found,
+        )
+
+
+def _same_key(expected: str, computed: str) -> bool:
+    """Keys match on backend, size and hash; the extension part may be derived differently."""
+    def core(key: str) -> str:
+        head, _, name = key.partition("--")
+        return head + "--" + name.split(".", 1)[0]
+
+    return core(expected) == core(computed)
+
+
+def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
+    """Paths among FILES whose local object no longer hashes to its key (one process/backend)."""
+    by_backend: dict[str, list[AnnexedFile]] = {}
+    for f in files:
+        if f.object_path is not None and f.backend not in UNHASHED_BACKENDS:
+            by_backend.setdefault(f.backend, []).append(f)
+    bad: list[str] = []
+    for backend, group in by_backend.items():
+        stdin = b"".join(os.fsencode(f.object_path) + b"\0" for f in group)
+        proc = subprocess.run(
+            ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
+            cwd=root, input=stdin, capture_output=True,
+        )
+        computed = proc.stdout.decode().split("\n")
+        if proc.returncode != 0 or len(computed) < len(group):
+            raise DataLadError(f"git annex calckey failed in {root}: "
+                               f"{proc.stderr.decode(errors='replace').strip()[-200:]}")
+        bad.extend(f.path for f, key in zip(group, computed, strict=False)
+                   if not _same_key(f.key, key))
+    return bad
+
+
+# --- the index lock -------------------------------------------------------------------------
+
+
+def index_lock(root: Path) -> LockState | None:
+    """The repository's index.lock, if any, and the live git processes working in ROOT."""
+    lock = git_dir(root) / "index.lock"
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    return LockState(str(lock), round(age, 1), _git_processes_in(root))
+
+
+def _git_processes_in(root: Path) -> list[int]:
+    """PIDs of git processes whose cwd is in ROOT, or that we may not inspect (conservative)."""
+    import psutil
+
+    inside = str(root.resolve())
+    pids = []
+    for proc in psutil.process_iter(["name"]):
+        if not (proc.info["name"] or "").startswith("git"):
+            continue
+        try:
+            cwd = proc.cwd()
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.AccessDenied:
+            pids.append(proc.pid)
+            continue
+        if cwd == inside or cwd.startswith(inside + os.sep):
+            pids.append(proc.pid)
+    return pids
+
+
+# --- the check ------------------------------------------------------------------------------
+
+
+def check_dataset_integrity(
+    ds_or_path: Dataset | str | Path, full: bool = False
+) -> IntegrityReport:
+    """Check a dataset: lock, subdatasets, changes, annexed files, provenance journal."""
+    root = dataset_root(ds_or_path)
+    report = IntegrityReport(path=str(root), mode="full" if full else "fast")
+    _check_lock(root, report)
+    _check_subdatasets(root, report)
+    counts = status_counts(root)
+    _check_changes(counts, report)
+    if (git_dir(root) / "annex").is_dir():
+        _check_annex(root, counts, full, report)
+    if (root / JOURNAL_DIR).is_dir():
+        _check_journal(root, report)
+    return report
+
+
+def _check_lock(root: Path, report: IntegrityReport) -> None:
+    lock = index_lock(root)
+    if lock is None:
+        return
+    if lock.stale:
+        report.stale_lock = lock.path
+        report.issues.append(
+            f"stale {lock.path} ({lock.age_seconds:.0f} s old, no git process running): "
+            "git commands fail until it is removed (anc check --repair)"
+        )
+    elif lock.holders:
+        pids = ", ".join(map(str, lock.holders))
+        report.warnings.append(f"{lock.path} is held by a running git process (pid {pids})")
+    else:
+        report.warnings.append(
+            f"{lock.path} is only {lock.age_seconds:.0f} s old; rerun the check to judge it"
+        )
+
+
+def _check_subdatasets(root: Path, report: IntegrityReport) -> None:
+    subs = list_subdatasets(root)
+    report.missing_subdatasets = [s.path for s in subs if not s.installed]
+    report.statistics["subdatasets"] = len(subs)
+    report.statistics["missing_subdatasets"] = len(report.missing_subdatasets)
+    if report.missing_subdatasets:
+        report.warnings.append(
+            f"{len(report.missing_subdatasets)} registered subdatasets are not installed: "
+            + _sample(report.missing_subdatasets)
+        )
+
+
+def _check_changes(counts: StatusCounts, report: IntegrityReport) -> None:
+    report.statistics.update(
+        untracked_files=counts.untracked,
+        modified_files=counts.modified,
+        staged_files=counts.staged,
+        unmerged_files=counts.unmerged,
+    )
+    if counts.unmerged:
+        report.issues.append(f"{counts.unmerged} files have unresolved merge conflicts")
+    changed = counts.untracked + counts.modified + counts.staged
+    if changed:
+        report.warnings.append(
+            f"uncommitted changes: {counts.untracked} untracked, {counts.modified} modified, "
+            f"{counts.staged} staged"
+        )
+
+
+def _check_annex(root: Path, counts: StatusCounts, full: bool, report: IntegrityReport) -> None:
+    files = list(annexed_files(root))
+    present = [f for f in files if f.object_path is not None]
+    unlocked = [f.path for f in files if not f.locked]
+    report.modified_unlocked_files = [p for p in unlocked if p in counts.modified_paths]
+    report.unlocked_files = unlocked
+    report.corrupt_files = (
+        verify_content(root, present) if full
+        else [f.path for f in present if f.size is not None
+              and f.object_path.stat().st_size != f.size]
+    )
+    report.statistics.update(
+        annexed_files=len(files),
+        annexed_present=len(present),
+        unlocked_files=len(unlocked),
+        corrupt_files=len(report.corrupt_files),
+    )
+    if unlocked:
+        report.warnings.append(f"{len(unlocked)} annexed files are unlocked: {_sample(unlocked)}")
+    if report.corrupt_files:
+        how = "hash" if full else "size"
+        report.issues.append(
+            f"{len(report.corrupt_files)} annexed files no longer match their key ({how}): "
+            + _sample(report.corrupt_files)
+        )
+
+
+def _check_journal(root: Path, report: IntegrityReport) -> None:
+    from ..provenance.journal import verify_journal
+
+    check = verify_journal(root)
+    report.statistics["journal_records"] = check.records
+    report.issues.extend(f"journal: {problem}" for problem in check.problems)
+
+
+def _sample(paths: list[str], n: int = 5) -> str:
+    more = f" (+{len(paths) - n} more)" if len(paths) > n else ""
+    return ", ".join(paths[:n]) + more
+
+
+# --- the repair -----------------------------------------------------------------------------
+
+
+def repair_dataset(ds_or_path: Dataset | str | Path, full: bool = False) -> RepairReport:
+    """Fix what is safe to fix, report what was done and what was not, then check again."""
+    root = dataset_root(ds_or_path)
+    before = check_dataset_integrity(root, full=full)
+    report = RepairReport(path=str(root))
+    if _repair_lock(root, report):
+        _reinstall_subdatasets(root, before.missing_subdatasets, report)
+        _relock(root, before, report)
+    if before.corrupt_files:
+        report.failures.append(
+            f"{len(before.corrupt_files)} annexed files do not match their key and were left "
+            "as they are: restore them from another copy (`git annex fsck --from REMOTE`)"
+        )
+    report.after = check_dataset_integrity(root, full=full)
+    return report
+
+
+def _repair_lock(root: Path, report: RepairReport) -> bool:
+    """Remove a stale index.lock; False when a lock remains and git must not be touched."""
+    lock = index_lock(root)
+    if lock is None:
+        return True
+    if not lock.stale:
+        why = f"held by pid {lock.holders}" if lock.holders else "too recent to judge"
+        report.failures.append(f"left {lock.path} alone ({why}); other repairs skipped")
+        return False
+    os.remove(lock.path)
+    report.actions.append(
+        f"removed stale {lock.path} ({lock.age_seconds:.0f} s old, no git process running)"
+    )
+    return True
+
+
+def _reinstall_subdatasets(root: Path, missing: list[str], report: RepairReport) -> None:
+    """Install each missing subdataset from its recorded source, without its content."""
+    urls = {s.path: s.url for s in list_subdatasets(root)}
+    todo = []
+    for path in missing:
+        target = root / path
+        if target.exists() and any(target.iterdir()):
+            report.failures.append(f"did not reinstall {path}: the folder holds other files")
+        else:
+            todo.append(path)
+    if not todo:
+        return
+    ds = dsops.open_dataset(root)
+    results = ds.get(path=todo, get_data=False, **dsops.API_OPTIONS)
+    done = {Path(r["path"]) for r in results
+            if r.get("action") == "install" and r.get("status") in ("ok", "notneeded")}
+    for path in todo:
+        if (root / path) in done and (root / path / ".git").exists():
+            report.actions.append(f"reinstalled subdataset {path} from {urls.get(path)}")
+        else:
+            why = next((dsops.message_of(r) for r in results if r.get("path") == str(root / path)
+                        and r.get("status") in dsops.FAILED), "not installed")
+            report.failures.append(f"could not reinstall {path} from {urls.get(path)}: {why}")
+
+
+def _relock(root: Path, before: IntegrityReport, report: RepairReport) -> None:
+    """Lock unlocked files that carry no modifications; commit when HEAD had them unlocked."""
+    keep = set(before.modified_unlocked_files) | set(before.corrupt_files)
+    todo = [p for p in before.unlocked_files if p not in keep]
+    if before.modified_unlocked_files:
+        report.failures.append(
+            f"left {len(before.modified_unlocked_files)} modified unlocked files unlocked "
+            f"(save them first): {_sample(before.modified_unlocked_files)}"
+        )
+    locked = []
+    for start in range(0, len(todo), ARGS_PER_CALL):
+        chunk = todo[start : start + ARGS_PER_CALL]
+        cmd = ["git", "annex", "lock", "--json", "--json-error-messages", "--", *chunk]
+        for line in iter_output(root, cmd, b"\n", check=False):
+            rec = json.loads(line)
+            if rec.get("success"):
+                locked.append(rec["file"])
+            else:
+                msgs = " ".join(rec.get("error-messages") or []) or "failed"
+                report.failures.append(f"could not lock {rec.get('file')}: {msgs}")
+    if not locked:
+        return
+    report.actions.append(f"re-locked {len(locked)} unmodified annexed files: {_sample(locked)}")
+    cmd = ["git", "--literal-pathspecs", "diff", "--cached", "--name-only", "-z", "--", *locked]
+    staged = [os.fsdecode(p) for p in iter_output(root, cmd) if p]
+    if staged:
+        dsops.save(dsops.open_dataset(root), "Re-lock unlocked annexed files (anc check --repair)",
+                   paths=[root / p for p in staged])
+        report.actions.append(f"saved the re-locked state of {len(staged)} files")
+
