@@ -106,8 +106,8 @@ class Journal:
 
     # ------------------------------------------------------------------ locking and state
 
-    def _locked(self) -> _Flock:
-        return _Flock(self._lock_fd)
+    def _locked(self) -> Flock:
+        return Flock(self._lock_fd)
 
     def _open_current(self) -> None:
         if self._fd >= 0:
@@ -266,7 +266,9 @@ class Journal:
         self.close()
 
 
-class _Flock:
+class Flock:
+    """An exclusive ``flock`` on an open file descriptor, as a context manager."""
+
     __slots__ = ("fd",)
 
     def __init__(self, fd: int) -> None:

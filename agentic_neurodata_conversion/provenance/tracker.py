@@ -13,7 +13,6 @@ journal's lock; state updates, artifacts, checkpoints and finalize by the tracke
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ from ..errors import ProvenanceError, UsageError
 from ..names import check_name
 from . import inputs as input_refs
 from .hooks import FinalizeHook, finalize_hooks
-from .journal import JOURNAL_DIR, Journal, iter_records
+from .journal import JOURNAL_DIR, Flock, Journal, iter_records
 from .records import (
     _UNSET,
     ConfidenceLevel,
@@ -591,8 +590,8 @@ class ConversionProvenanceTracker:
             },
         )
 
-    def _tracker_lock(self) -> _Flock:
-        return _Flock(self._lock_fd)
+    def _tracker_lock(self) -> Flock:
+        return Flock(self._lock_fd)
 
     # ------------------------------------------------------------------ finalize
 
@@ -765,19 +764,6 @@ def create_conversion_tracker(
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-class _Flock:
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def _write_json(path: Path, data: Any) -> None:
