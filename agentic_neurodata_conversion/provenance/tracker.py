@@ -616,7 +616,7 @@ class ConversionProvenanceTracker:
                 f"unknown final status {status!r}", f"use one of: {', '.join(TERMINAL_STATUSES)}"
             )
         self._refuse_if_finalized()
-        from .summary import render_summary  # summary reads git history: only at finalize
+        from .summary import render_summary  # loads the report plugins: only at finalize
 
         with self._tracker_lock():
             if error:
