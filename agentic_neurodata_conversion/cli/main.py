@@ -15,7 +15,7 @@ import typer
 from ..errors import AncError
 
 # Each module defines `register(app)`; the order here is the order in `anc --help`.
-COMMAND_MODULES = ("demo", "convert", "dev", "check", "report", "storage", "perf")
+COMMAND_MODULES = ("demo", "convert", "dev", "check", "report", "storage", "perf", "mcp")
 
 app = typer.Typer(
     name="anc",

@@ -103,6 +103,15 @@ def preferred_backend() -> str:
     return "MD5E"
 
 
+def git_only_patterns(rules: str) -> list[str]:
+    """The path patterns RULES keep in git (``annex.largefiles=nothing``)."""
+    return [
+        line.split()[0]
+        for line in rules.splitlines()
+        if line.strip() and not line.startswith("#") and line.endswith("annex.largefiles=nothing")
+    ]
+
+
 def gitattributes_text(rules: str, backend: str) -> str:
     """The whole .gitattributes of a dataset we create."""
     return (

@@ -149,7 +149,9 @@ def create_dataset(
             )
     name, email, fallback = runtime.git_identity()
     force = path.exists() and any(path.iterdir())
-    results = dl().create(path=str(path), description=description or None, force=force, **API_OPTIONS)
+    results = dl().create(
+        path=str(path), description=description or None, force=force, **API_OPTIONS
+    )
     check_results(results, "create")
     ds = open_dataset(path)
     if fallback:
@@ -177,6 +179,28 @@ def ensure_rules(ds: Dataset, rules: str, *, commit: bool = True) -> bool:
     if commit:
         save(ds, "Configure annex rules: text in git, large binaries annexed", paths=[attrs])
     return True
+
+
+FILTER_MARKER = "# anc: files kept in git bypass the git-annex filter"
+
+
+def bypass_annex_filter(ds: Dataset, rules: str) -> None:
+    """Let git handle files that RULES keep in git without git-annex's smudge/clean filter.
+
+    git-annex sets ``* filter=annex`` in .git/info/attributes, so every git status, add and
+    commit pipes freshly written files (the journal, reports) through a git-annex process:
+    a checkpoint took ~0.6 s, ~0.28 s without. Those files are never annexed, so the
+    filter has nothing to do for them. Local to this clone; idempotent.
+    """
+    info = Path(ds.path) / ".git" / "info" / "attributes"
+    current = info.read_text() if info.exists() else ""
+    if FILTER_MARKER in current:
+        return
+    lines = [FILTER_MARKER, *(f"{pattern} -filter" for pattern in annex.git_only_patterns(rules))]
+    info.parent.mkdir(parents=True, exist_ok=True)
+    info.write_text(
+        current + ("" if current.endswith("\n") or not current else "\n") + "\n".join(lines) + "\n"
+    )
 
 
 @timing.timed("datalad.save")
@@ -227,7 +251,9 @@ def install_subdataset(
     target = Path(path)
     if not target.is_absolute():
         target = Path(ds.path) / target
-    results = dl().clone(source=source, path=str(target), dataset=ds, reckless=reckless, **API_OPTIONS)
+    results = dl().clone(
+        source=source, path=str(target), dataset=ds, reckless=reckless, **API_OPTIONS
+    )
     check_results(results, f"install of {source}")
     sub = open_dataset(target)
     if recursive:

@@ -124,9 +124,10 @@ def iter_output(
     args = list(args)
     # stderr goes to a file, so a chatty stderr cannot block the pipe; leaving the `with`
     # early (a consumer that stops reading) closes stdout and reaps the process.
-    with tempfile.TemporaryFile() as err, subprocess.Popen(
-        args, cwd=root, stdout=subprocess.PIPE, stderr=err
-    ) as proc:
+    with (
+        tempfile.TemporaryFile() as err,
+        subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=err) as proc,
+    ):
         assert proc.stdout is not None
         rest = b""
         for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):
@@ -137,8 +138,9 @@ def iter_output(
         if proc.wait() != 0 and check:
             err.seek(0)
             lines = err.read().decode(errors="replace").strip().splitlines()
-            raise DataLadError(f"{' '.join(args[:3])} failed in {root}: "
-                               f"{lines[-1] if lines else proc.returncode}")
+            raise DataLadError(
+                f"{' '.join(args[:3])} failed in {root}: {lines[-1] if lines else proc.returncode}"
+            )
 
 
 def dataset_root(ds_or_path: Dataset | str | Path) -> Path:
@@ -206,8 +208,14 @@ class StatusCounts:
 def status_counts(root: Path) -> StatusCounts:
     """Untracked, modified, staged and unmerged paths of ROOT, subdatasets not entered."""
     counts = StatusCounts()
-    cmd = ["git", "status", "--porcelain=v2", "-z", "--ignore-submodules=all",
-           "--untracked-files=all"]
+    cmd = [
+        "git",
+        "status",
+        "--porcelain=v2",
+        "-z",
+        "--ignore-submodules=all",
+        "--untracked-files=all",
+    ]
     items = iter_output(root, cmd)
     for item in items:
         kind = item[:1]
@@ -273,6 +281,7 @@ def annexed_files(root: Path) -> Iterator[AnnexedFile]:
 
 def _same_key(expected: str, computed: str) -> bool:
     """Keys match on backend, size and hash; the extension part may be derived differently."""
+
     def core(key: str) -> str:
         head, _, name = key.partition("--")
         return head + "--" + name.split(".", 1)[0]
@@ -291,14 +300,19 @@ def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
         stdin = b"".join(os.fsencode(f.object_path) + b"\0" for f in group)
         proc = subprocess.run(
             ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
-            cwd=root, input=stdin, capture_output=True,
+            cwd=root,
+            input=stdin,
+            capture_output=True,
         )
         computed = proc.stdout.decode().split("\n")
         if proc.returncode != 0 or len(computed) < len(group):
-            raise DataLadError(f"git annex calckey failed in {root}: "
-                               f"{proc.stderr.decode(errors='replace').strip()[-200:]}")
-        bad.extend(f.path for f, key in zip(group, computed, strict=False)
-                   if not _same_key(f.key, key))
+            raise DataLadError(
+                f"git annex calckey failed in {root}: "
+                f"{proc.stderr.decode(errors='replace').strip()[-200:]}"
+            )
+        bad.extend(
+            f.path for f, key in zip(group, computed, strict=False) if not _same_key(f.key, key)
+        )
     return bad
 
 
@@ -411,9 +425,11 @@ def _check_annex(root: Path, counts: StatusCounts, full: bool, report: Integrity
     report.modified_unlocked_files = [p for p in unlocked if p in counts.modified_paths]
     report.unlocked_files = unlocked
     report.corrupt_files = (
-        verify_content(root, present) if full
-        else [f.path for f in present if f.size is not None
-              and f.object_path.stat().st_size != f.size]
+        verify_content(root, present)
+        if full
+        else [
+            f.path for f in present if f.size is not None and f.object_path.stat().st_size != f.size
+        ]
     )
     report.statistics.update(
         annexed_files=len(files),
@@ -494,14 +510,23 @@ def _reinstall_subdatasets(root: Path, missing: list[str], report: RepairReport)
         return
     ds = dsops.open_dataset(root)
     results = ds.get(path=todo, get_data=False, **dsops.API_OPTIONS)
-    done = {Path(r["path"]) for r in results
-            if r.get("action") == "install" and r.get("status") in ("ok", "notneeded")}
+    done = {
+        Path(r["path"])
+        for r in results
+        if r.get("action") == "install" and r.get("status") in ("ok", "notneeded")
+    }
     for path in todo:
         if (root / path) in done and (root / path / ".git").exists():
             report.actions.append(f"reinstalled subdataset {path} from {urls.get(path)}")
         else:
-            why = next((dsops.message_of(r) for r in results if r.get("path") == str(root / path)
-                        and r.get("status") in dsops.FAILED), "not installed")
+            why = next(
+                (
+                    dsops.message_of(r)
+                    for r in results
+                    if r.get("path") == str(root / path) and r.get("status") in dsops.FAILED
+                ),
+                "not installed",
+            )
             report.failures.append(f"could not reinstall {path} from {urls.get(path)}: {why}")
 
 
@@ -531,7 +556,9 @@ def _relock(root: Path, before: IntegrityReport, report: RepairReport) -> None:
     cmd = ["git", "--literal-pathspecs", "diff", "--cached", "--name-only", "-z", "--", *locked]
     staged = [os.fsdecode(p) for p in iter_output(root, cmd) if p]
     if staged:
-        dsops.save(dsops.open_dataset(root), "Re-lock unlocked annexed files (anc check --repair)",
-                   paths=[root / p for p in staged])
+        dsops.save(
+            dsops.open_dataset(root),
+            "Re-lock unlocked annexed files (anc check --repair)",
+            paths=[root / p for p in staged],
+        )
         report.actions.append(f"saved the re-locked state of {len(staged)} files")
-

@@ -28,12 +28,8 @@ class DataLadWrapper:
         A non-empty folder that is not a dataset is only adopted with FORCE, as in DataLad.
         """
         target = Path(path)
-        if not force and not dsops.is_dataset(target) and target.is_dir() and any(
-            target.iterdir()
-        ):
-            raise UsageError(
-                f"{target} is not empty", "pass force=True to create a dataset in it"
-            )
+        if not force and not dsops.is_dataset(target) and target.is_dir() and any(target.iterdir()):
+            raise UsageError(f"{target} is not empty", "pass force=True to create a dataset in it")
         return dsops.create_dataset(target, description)
 
     def safe_install_subdataset(
@@ -53,9 +49,7 @@ class DataLadWrapper:
         dsops.save(dataset, message, paths=path, recursive=recursive)
         return True
 
-    def safe_get(
-        self, dataset: Dataset, path: str | list[str], source: str | None = None
-    ) -> bool:
+    def safe_get(self, dataset: Dataset, path: str | list[str], source: str | None = None) -> bool:
         """Fetch the content of PATH; True once fetched, DataLadError otherwise."""
         dsops.get(dataset, path, source=source)
         return True

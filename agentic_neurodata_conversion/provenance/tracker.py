@@ -212,6 +212,7 @@ class ConversionProvenanceTracker:
             rules=annex.CONVERSION_RULES,
             commit_rules=False,  # committed with the first iteration: one commit fewer
         )
+        dlayer.bypass_annex_filter(self._dataset, annex.CONVERSION_RULES)
         for sub in SUBDIRS:
             (path / sub).mkdir(exist_ok=True)
             if sub != "provenance":
