@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,8 @@ class _Tail:
 
 
 class Journal:
-    """Writer and reader of one conversion's journal. Safe across threads and processes."""
+    """Writer and reader of one conversion's journal. Safe across threads and processes
+    (one lock serialises every append and seal; see ``Flock``)."""
 
     def __init__(self, journal_dir: str | Path, *, sync: bool = False) -> None:
         self.dir = Path(journal_dir)
@@ -95,6 +97,7 @@ class Journal:
         self.sync = sync
         self.current_path = self.dir / CURRENT
         self._lock_fd = os.open(_lock_path(self.dir), os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock = Flock(self._lock_fd)
         self._fd = -1
         self._generation = b""
         self._size = -1
@@ -107,7 +110,7 @@ class Journal:
     # ------------------------------------------------------------------ locking and state
 
     def _locked(self) -> Flock:
-        return Flock(self._lock_fd)
+        return self._lock
 
     def _open_current(self) -> None:
         if self._fd >= 0:
@@ -171,8 +174,7 @@ class Journal:
         records = list(records)
         if not records:
             return records
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with self._lock:
             self._sync_state()
             tail = self._tail
             seq, prev = tail.last_seq, tail.last_hash
@@ -194,8 +196,6 @@ class Journal:
             self._count_current += len(records)
             if self._count_current >= MAX_SEGMENT_RECORDS:
                 self._seal_locked()
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         return records
 
     def _write(self, data: bytes) -> None:
@@ -267,18 +267,29 @@ class Journal:
 
 
 class Flock:
-    """An exclusive ``flock`` on an open file descriptor, as a context manager."""
+    """Exclusive across processes (``flock`` on FD) and across this process's threads.
 
-    __slots__ = ("fd",)
+    ``flock`` alone does not exclude threads sharing one descriptor, hence the thread lock.
+    Not re-entrant.
+    """
+
+    __slots__ = ("fd", "thread_lock")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.thread_lock = threading.Lock()
 
     def __enter__(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.thread_lock.acquire()
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.thread_lock.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.thread_lock.release()
 
 
 def _encode(data: dict[str, Any]) -> bytes:

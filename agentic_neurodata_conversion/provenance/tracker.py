@@ -228,6 +228,7 @@ class ConversionProvenanceTracker:
     def _attach(self, sync: bool) -> None:
         git_dir = self.conversion_repo_path / ".git"
         self._lock_fd = os.open(git_dir / TRACKER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock = Flock(self._lock_fd)
         self.journal = Journal(self.conversion_repo_path / JOURNAL_DIR, sync=sync)
         self.session._journal_dir = self.journal.dir
         self._finalize_hooks: list[FinalizeHook] = []
@@ -592,7 +593,7 @@ class ConversionProvenanceTracker:
         )
 
     def _tracker_lock(self) -> Flock:
-        return Flock(self._lock_fd)
+        return self._lock
 
     # ------------------------------------------------------------------ finalize
 

@@ -150,3 +150,24 @@ def test_not_json_line_is_reported(tmp_path: Path) -> None:
     assert "line 2: not a journal record" in check.problems[0]
     with pytest.raises(Exception, match="not valid JSON"):
         list(iter_entries(j.dir))
+
+
+def test_threads_sharing_one_journal_keep_the_chain(tmp_path: Path) -> None:
+    import threading
+
+    j = Journal(tmp_path / jmod.JOURNAL_DIR)
+
+    def work(worker: int) -> None:
+        for i in range(2000):
+            j.append(ProvenanceRecord(source="auto_extracted", operation="t", agent=f"t{worker}", value=i))
+            if worker == 0 and i % 500 == 0:
+                j.seal()
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check = verify_journal(tmp_path)
+    assert check.ok, check.problems[:3]
+    assert check.records == 8000
