@@ -181,6 +181,37 @@ def ensure_rules(ds: Dataset, rules: str, *, commit: bool = True) -> bool:
     return True
 
 
+def changed_paths(repo: str | Path) -> list[str]:
+    """Paths with changes (staged, unstaged, untracked) from one `git status` call."""
+    out = git(
+        repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none"
+    )
+    paths, entries = [], iter(out.split(b"\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:].decode())
+        if entry[:1] in (b"R", b"C"):  # renames and copies carry the old path next
+            next(entries, None)
+    return paths
+
+
+def kept_in_git(repo: str | Path, paths: Sequence[str]) -> bool:
+    """True when the annex rules keep every one of PATHS in git (one `git check-attr`)."""
+    if not paths:
+        return False
+    out = git(
+        repo,
+        "check-attr",
+        "-z",
+        "--stdin",
+        "annex.largefiles",
+        input="\0".join(paths).encode() + b"\0",
+    )
+    values = out.split(b"\0")[2::3]  # path, attribute, value triples
+    return len(values) >= len(paths) and all(v == b"nothing" for v in values[: len(paths)])
+
+
 FILTER_MARKER = "# anc: files kept in git bypass the git-annex filter"
 
 
