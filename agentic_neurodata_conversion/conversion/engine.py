@@ -277,7 +277,8 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
     started = time.perf_counter()
     try:
         check_results(
-            dl().clone(source=str(root), path=str(clone), reckless="ephemeral", **API_OPTIONS), "clone"
+            dl().clone(source=str(root), path=str(clone), reckless="ephemeral", **API_OPTIONS),
+            "clone",
         )
         before = _head(clone)
         error_log = workdir / "conversion-error.log"

@@ -463,6 +463,9 @@ class ConversionContext:
     output: str = "outputs/session.nwb"  # relative to the dataset root
     script: str = "scripts/convert.py"
     tool_version: str = ""
+    # Whether the installed pynwb writes NWBFile.was_generated_by; None: ask pynwb (an
+    # import of ~0.8 s, which `anc convert` leaves to its helper process).
+    was_generated_by_supported: bool | None = None
 
     @property
     def identifier(self) -> str:
@@ -531,7 +534,10 @@ def _tool_decisions(context: ConversionContext) -> list[FieldDecision]:
         ),
         tool("NWBFile.source_script_file_name", context.script, "the generated conversion script"),
     ]
-    if _supports_was_generated_by():
+    supported = context.was_generated_by_supported
+    if supported is None:
+        supported = supports_was_generated_by()
+    if supported:
         decisions.append(
             tool(
                 "NWBFile.was_generated_by",
@@ -542,7 +548,7 @@ def _tool_decisions(context: ConversionContext) -> list[FieldDecision]:
     return decisions
 
 
-def _supports_was_generated_by() -> bool:
+def supports_was_generated_by() -> bool:
     import pynwb
 
     return any(

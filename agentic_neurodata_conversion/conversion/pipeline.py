@@ -9,6 +9,7 @@ pipeline_state.json, so a pipeline reopens from its conversion folder at any sta
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -22,7 +23,8 @@ from .. import timing
 from ..errors import AncError, ConversionError, UsageError
 from ..provenance.records import ConfidenceLevel, ProvenanceSource
 from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder
-from . import formats
+from . import formats, workers
+from .workers import HeavyWorker
 
 if TYPE_CHECKING:
     from .engine import RunResult
@@ -71,10 +73,15 @@ class ConversionPipeline:
     """Drives one conversion; all state is in the conversion dataset."""
 
     def __init__(
-        self, tracker: ConversionProvenanceTracker, progress: Progress | None = None
+        self,
+        tracker: ConversionProvenanceTracker,
+        progress: Progress | None = None,
+        worker: HeavyWorker | None = None,
     ) -> None:
         self.tracker = tracker
         self.progress = progress or (lambda stage, message: None)
+        # With a worker, NeuroConv/pynwb work runs there (see workers.py); else in-process.
+        self.worker = worker
 
     # ------------------------------------------------------------------ start / open
 
@@ -88,6 +95,7 @@ class ConversionPipeline:
         input_mode: str = "auto",
         progress: Progress | None = None,
         agent: str = AGENT,
+        worker: HeavyWorker | None = None,
         monitor: bool = True,
         monitor_interval_s: float = 1.0,
         checkpoint: bool = True,
@@ -105,12 +113,11 @@ class ConversionPipeline:
         target = conversion_folder(output, conversion_id)
         if folder.is_relative_to(target):
             raise UsageError(f"the source {folder} is inside the conversion folder", "move it out")
-        _preload_libraries()  # NeuroConv and nwbinspector load while DataLad works
         with timing.timed("stage.start"):
             tracker = ConversionProvenanceTracker(
                 conversion_id, output, source_path=folder, checkpoint=False
             )
-        self = cls(tracker, progress)
+        self = cls(tracker, progress, worker)
         try:
             if monitor:
                 from ..monitoring.metrics import ConversionMonitor
@@ -185,14 +192,19 @@ class ConversionPipeline:
 
         with timing.timed("stage.metadata"):
             self._say("metadata", "reading metadata from the recording")
-            detection = self._detection()
             user = md.load_user_metadata(metadata_file) if metadata_file else None
-            interface = formats.make_interface(detection)
-            extracted = md.extract_metadata(interface, detection)
+            folder, fmt = self.input_folder(), self._require("format", "detect", "detect first")
+            if self.worker is not None:
+                job = self.worker.submit(workers.extract, folder, fmt)
+                detection, extracted, generated_by = job.result()
+                self.worker.submit(workers.import_validation_libraries)  # during the run
+            else:
+                detection, extracted, generated_by = workers.extract(folder, fmt)
             where = None
             if metadata_file:
                 where = self._keep_user_file(Path(metadata_file))
-            decisions = md.decide_fields(extracted, detection.spec, self._context(), user, where)
+            context = dataclasses.replace(self._context(), was_generated_by_supported=generated_by)
+            decisions = md.decide_fields(extracted, detection.spec, context, user, where)
             self.tracker.journal.append_many(d.to_record(agent=AGENT) for d in decisions)
             review = [d.field for d in decisions if d.needs_review]
             self._state(stage="metadata", fields=len(decisions), needs_review=review)
@@ -327,7 +339,12 @@ class ConversionPipeline:
         nwb = self.path / self._require("nwb", "convert", "run the convert stage first")
         with timing.timed("stage.validate"):
             self._say("validate", "validating (nwbinspector, DANDI) and reading the NWB back")
-            validation, evaluation = _validate_and_evaluate(nwb, self._detection(), self.path)
+            args = (nwb, self._detection(), self.path)
+            if self.worker is not None:
+                job = self.worker.submit(workers.validate_and_evaluate, *args)
+                validation, evaluation = job.result()
+            else:
+                validation, evaluation = workers.validate_and_evaluate(*args)
             for path in write_validation_reports(validation, self.path / "reports"):
                 self.tracker.save_conversion_artifact(path, "validation_report", commit=False)
             for path in write_evaluation_reports(evaluation, self.path / "reports"):
@@ -426,55 +443,6 @@ class ConversionPipeline:
             ) from exc
 
 
-def _evaluate(nwb: Path, detection: Detection, root: Path) -> EvaluationReport:
-    from .evaluation import evaluate_nwb
-
-    interface = formats.make_interface(detection)
-    return evaluate_nwb(nwb, interface.recording_extractor, root=root)
-
-
-def _validate_and_evaluate(
-    nwb: Path, detection: Detection, root: Path
-) -> tuple[ValidationReport, EvaluationReport]:
-    """Validation and the read-back evaluation, side by side on two cores when there are.
-
-    The evaluation runs in a forked child: it inherits the loaded libraries (no second
-    import) and both read the file only.
-    """
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from .validation import validate_nwb
-
-    if (os.cpu_count() or 1) < 2:
-        return validate_nwb(nwb, root=root), _evaluate(nwb, detection, root)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        evaluation = pool.submit(_evaluate, nwb, detection, root)
-        validation = validate_nwb(nwb, root=root)
-        return validation, evaluation.result()
-
-
-def _preload_libraries() -> None:
-    """Import the heavy conversion libraries in a background thread.
-
-    Creating the dataset mostly waits on git subprocesses; meanwhile the ~1.5 s of
-    NeuroConv/pynwb/nwbinspector imports use the CPU. Python's import lock makes a later
-    import in the main thread wait for (not repeat) this one.
-    """
-    import threading
-
-    def load() -> None:
-        import contextlib
-
-        with contextlib.suppress(Exception):  # a failing import is reported where it is used
-            import neuroconv.datainterfaces  # noqa: F401
-            import nwbinspector  # noqa: F401
-
-    threading.Thread(target=load, name="anc-preload", daemon=True).start()
-
-
 def convert(
     source: str | Path,
     output_dir: str | Path,
@@ -492,18 +460,20 @@ def convert(
         load_user_metadata(metadata_file)  # bad metadata: refuse before creating anything
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
     formats.detect_format(source, format)
-    pipeline = ConversionPipeline.start(
-        source,
-        output_dir,
-        conversion_id=conversion_id,
-        input_mode=input_mode,
-        progress=progress,
-        checkpoint=False,  # run() commits at the script, the run and finalize
-    )
-    try:
-        return pipeline.run(format=format, metadata_file=metadata_file)
-    finally:
-        pipeline.tracker.close()
+    with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
+        pipeline = ConversionPipeline.start(
+            source,
+            output_dir,
+            conversion_id=conversion_id,
+            input_mode=input_mode,
+            progress=progress,
+            worker=worker,
+            checkpoint=False,  # run() commits at the script, the run and finalize
+        )
+        try:
+            return pipeline.run(format=format, metadata_file=metadata_file)
+        finally:
+            pipeline.tracker.close()
 
 
 def run_commit(path: str | Path) -> str:

@@ -1,0 +1,117 @@
+"""Heavy conversion work in a forked helper process, so it overlaps DataLad's work.
+
+NeuroConv, pynwb, spikeinterface and nwbinspector take ~1.5 s of CPU to import. `anc convert`
+forks one helper before it creates the conversion dataset: the helper imports them on the
+second core while the main process runs DataLad, then reads the recording's metadata, and at
+the end validates and reads the NWB file back (two forked children side by side). The main
+process never loads them, so its own steps stay light. Tasks and results travel pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .evaluation import EvaluationReport
+    from .formats import Detection
+    from .metadata import FieldDecision
+    from .validation import ValidationReport
+
+
+def _import_reading_libraries() -> None:
+    """What reading the recording's metadata needs; loaded while DataLad creates the dataset."""
+    with contextlib.suppress(Exception):  # an import error is reported where it is used
+        import neuroconv.datainterfaces  # noqa: F401
+
+
+def import_validation_libraries() -> None:
+    """What validation needs on top; submitted to load while the conversion script runs."""
+    with contextlib.suppress(Exception):
+        import nwbinspector  # noqa: F401
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def extract(folder: Path, fmt: str) -> tuple[Detection, list[FieldDecision], bool]:
+    """Detection (paths inside FOLDER), the metadata NeuroConv reads from the recording, and
+    whether the installed pynwb writes ``was_generated_by``."""
+    from . import formats
+    from . import metadata as md
+
+    detection = formats.detect_format(folder, fmt)
+    extracted = md.extract_metadata(formats.make_interface(detection), detection)
+    return detection, extracted, md.supports_was_generated_by()
+
+
+def evaluate(nwb: Path, detection: Detection, root: Path) -> EvaluationReport:
+    from . import formats
+    from .evaluation import evaluate_nwb
+
+    recording = formats.make_interface(detection).recording_extractor
+    return evaluate_nwb(nwb, recording, root=root)
+
+
+def validate_and_evaluate(
+    nwb: Path, detection: Detection, root: Path
+) -> tuple[ValidationReport, EvaluationReport]:
+    """Validation here, the read-back evaluation in a forked child: both only read the file.
+
+    A plain fork (not multiprocessing), so it also works inside a pool worker.
+    """
+    from .validation import validate_nwb
+
+    if (os.cpu_count() or 1) < 2:
+        return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: evaluate, send the pickled result (or the error), exit at once
+        os.close(read_end)
+        try:
+            payload = pickle.dumps((True, evaluate(nwb, detection, root)))
+        except BaseException as exc:
+            payload = pickle.dumps((False, exc))
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    try:
+        validation = validate_nwb(nwb, root=root)
+    finally:
+        with os.fdopen(read_end, "rb") as incoming:
+            data = incoming.read()
+        os.waitpid(pid, 0)
+    ok, result = pickle.loads(data)
+    if not ok:
+        raise result
+    return validation, result
+
+
+class HeavyWorker:
+    """One forked helper with the conversion libraries loaded; use as a context manager."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._pool = ProcessPoolExecutor(
+            1, mp_context=context, initializer=_import_reading_libraries
+        )
+        self._pool.submit(_ready)  # fork now: the imports start while the caller goes on
+
+    def submit(self, fn: object, *args: object) -> Future:
+        return self._pool.submit(fn, *args)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> HeavyWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
