@@ -9,6 +9,7 @@ mismatch names the channel and the first sample index that differ.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -223,9 +224,14 @@ def _compare_channel_names(
 
 
 def _compare_samples(
-    report: EvaluationReport, recording: BaseRecording, data: h5py.Dataset, block_bytes: int
+    report: EvaluationReport,
+    recording: BaseRecording,
+    data: h5py.Dataset,
+    block_bytes: int,
+    rows: tuple[int, int] | None = None,
 ) -> None:
     samples, channels = data.shape
+    begin, end = rows if rows is not None else (0, samples)
     names = _channel_names(recording)
     # Whole HDF5 chunks per block, so no compressed chunk is decoded twice.
     chunk_rows = data.chunks[0] if data.chunks else 1
@@ -234,8 +240,8 @@ def _compare_samples(
     )
     first = np.full(channels, -1, dtype=np.int64)
     counts = np.zeros(channels, dtype=np.int64)
-    for start in range(0, samples, rows):
-        stop = min(samples, start + rows)
+    for start in range(begin, end, rows):
+        stop = min(end, start + rows)
         stored = data[start:stop]
         source = recording.get_traces(start_frame=start, end_frame=stop, return_in_uV=False)
         differs = stored != source
@@ -244,7 +250,7 @@ def _compare_samples(
             newly = (first < 0) & (per_channel > 0)
             first[newly] = start + differs[:, newly].argmax(axis=0)
             counts += per_channel
-    report.samples_compared = samples
+    report.samples_compared = end - begin
     report.channels_compared = channels
     report.mismatches = [
         ChannelMismatch(int(c), names[c], int(first[c]), int(counts[c]))
@@ -281,11 +287,13 @@ def evaluate_nwb(
     series: str | None = None,
     root: str | Path | None = None,
     block_bytes: int = BLOCK_BYTES,
+    rows: tuple[int, int] | None = None,
 ) -> EvaluationReport:
     """Compare the ElectricalSeries of the NWB file at PATH with RECORDING, streamed in blocks.
 
     RECORDING is the source as the conversion read it (``make_interface(detection)
-    .recording_extractor``). ROOT makes the file name in the report relative to it.
+    .recording_extractor``). ROOT makes the file name in the report relative to it. ROWS
+    limits the sample comparison to [start, stop) (see ``sample_ranges``, ``merge``).
     """
     import h5py
 
@@ -341,8 +349,41 @@ def evaluate_nwb(
         _compare_scales(report, recording, group)
         _compare_channel_names(report, recording, group, nwb)
         if channels == stored_channels and samples == data.shape[0]:
-            _compare_samples(report, recording, data, block_bytes)
+            _compare_samples(report, recording, data, block_bytes, rows)
     return report
+
+
+def sample_ranges(path: str | Path, parts: int, series: str | None = None) -> list[tuple[int, int]]:
+    """Split the series' samples into PARTS ranges on HDF5 chunk boundaries."""
+    import h5py
+
+    with h5py.File(path, "r") as nwb:
+        data = _electrical_series(nwb, series)[1]["data"]
+        samples = int(data.shape[0])
+        step = data.chunks[0] if data.chunks else 1
+    size = -(-samples // parts // step) * step  # ceil to whole chunks
+    return [(a, min(samples, a + size)) for a in range(0, samples, size)] or [(0, 0)]
+
+
+def merge(reports: list[EvaluationReport]) -> EvaluationReport:
+    """One report from evaluations of consecutive sample ranges of the same file."""
+    merged = reports[0]
+    by_channel: dict[int, ChannelMismatch] = {}
+    for part in reports:
+        for m in part.mismatches:
+            seen = by_channel.get(m.channel_index)
+            by_channel[m.channel_index] = (
+                m
+                if seen is None
+                else dataclasses.replace(
+                    seen,
+                    first_sample=min(seen.first_sample, m.first_sample),
+                    count=seen.count + m.count,
+                )
+            )
+    merged.mismatches = [by_channel[c] for c in sorted(by_channel)]
+    merged.samples_compared = sum(r.samples_compared for r in reports)
+    return merged
 
 
 def write_evaluation_reports(

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,47 +52,63 @@ def extract(folder: Path, fmt: str) -> tuple[Detection, list[FieldDecision], boo
     return detection, extracted, md.supports_was_generated_by()
 
 
-def evaluate(nwb: Path, detection: Detection, root: Path) -> EvaluationReport:
+def evaluate(
+    nwb: Path, detection: Detection, root: Path, rows: tuple[int, int] | None = None
+) -> EvaluationReport:
     from . import formats
     from .evaluation import evaluate_nwb
 
     recording = formats.make_interface(detection).recording_extractor
-    return evaluate_nwb(nwb, recording, root=root)
+    return evaluate_nwb(nwb, recording, root=root, rows=rows)
 
 
-def validate_and_evaluate(
-    nwb: Path, detection: Detection, root: Path
-) -> tuple[ValidationReport, EvaluationReport]:
-    """Validation here, the read-back evaluation in a forked child: both only read the file.
+def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+    """Run FN(*ARGS) in a forked child now; the returned call waits for its result.
 
     A plain fork (not multiprocessing), so it also works inside a pool worker.
     """
-    from .validation import validate_nwb
-
-    if (os.cpu_count() or 1) < 2:
-        return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: evaluate, send the pickled result (or the error), exit at once
+    if pid == 0:  # child: compute, send the pickled result (or the error), exit at once
         os.close(read_end)
         try:
-            payload = pickle.dumps((True, evaluate(nwb, detection, root)))
+            payload = pickle.dumps((True, fn(*args)))
         except BaseException as exc:
             payload = pickle.dumps((False, exc))
         with os.fdopen(write_end, "wb") as out:
             out.write(payload)
         os._exit(0)
     os.close(write_end)
-    try:
-        validation = validate_nwb(nwb, root=root)
-    finally:
+
+    def result() -> object:
         with os.fdopen(read_end, "rb") as incoming:
             data = incoming.read()
         os.waitpid(pid, 0)
-    ok, result = pickle.loads(data)
-    if not ok:
-        raise result
-    return validation, result
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        return value
+
+    return result
+
+
+def validate_and_evaluate(
+    nwb: Path, detection: Detection, root: Path
+) -> tuple[ValidationReport, EvaluationReport]:
+    """Validation, and the read-back evaluation split over the cores in forked children.
+
+    Reading back means decompressing the whole file: the longest step after the conversion
+    itself (7 s for 1 GB on one core), so it is split by sample range; all only read.
+    """
+    from .evaluation import merge, sample_ranges
+    from .validation import validate_nwb
+
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)
+    waits = [_forked(evaluate, nwb, detection, root, rows) for rows in sample_ranges(nwb, cores)]
+    validation = validate_nwb(nwb, root=root)
+    return validation, merge([wait() for wait in waits])  # type: ignore[misc]
 
 
 class HeavyWorker:

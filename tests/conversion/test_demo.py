@@ -23,7 +23,9 @@ def test_demo_converts_cleanly_and_verifies(fmt: str, tmp_path: Path, run_cli: R
     assert tags.split() == [f"conversion-{root.name.removeprefix('conversion_')}"]
     nwb = next((root / "outputs").glob("*.nwb"))
     assert nwb.is_symlink() and "annex/objects" in os.readlink(nwb)
-    log = subprocess.run(["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True).stdout
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True
+    ).stdout
     assert "[DATALAD RUNCMD]" in log
     validation = json.loads((root / "reports" / "validation.json").read_text())
     assert sum(validation["counts"].values()) == 0, validation["counts"]  # no issues at all
