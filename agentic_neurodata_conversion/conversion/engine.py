@@ -163,11 +163,13 @@ def _dirty(repo: str | Path, paths: Sequence[str]) -> list[str]:
 
 @contextmanager
 def _command_environment(error_log: Path) -> Iterator[None]:
-    """This interpreter first on PATH (the recorded command says plain ``python``) and the
-    error log location for the script; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("PATH", ERROR_LOG_ENV)}
+    """This interpreter first on PATH (the recorded command says plain ``python``), the
+    error log location for the script, and the fixed hash seed the script would otherwise
+    re-execute itself to get; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in ("PATH", ERROR_LOG_ENV, "PYTHONHASHSEED")}
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     os.environ[ERROR_LOG_ENV] = str(error_log)
+    os.environ["PYTHONHASHSEED"] = "0"
     try:
         yield
     finally:
