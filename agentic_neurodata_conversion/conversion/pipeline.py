@@ -452,8 +452,11 @@ def convert(
     conversion_id: str | None = None,
     input_mode: str = "auto",
     progress: Progress | None = None,
+    monitor: bool = True,
 ) -> ConversionResult:
-    """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job)."""
+    """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job).
+
+    MONITOR samples resources and times every step into reports/metrics.jsonl."""
     if metadata_file is not None:
         from .metadata import load_user_metadata
 
@@ -468,6 +471,7 @@ def convert(
             input_mode=input_mode,
             progress=progress,
             worker=worker,
+            monitor=monitor,
             checkpoint=False,  # run() commits at the script, the run and finalize
         )
         try:
