@@ -390,13 +390,8 @@ def write_evaluation_reports(
     report: EvaluationReport, reports_dir: str | Path
 ) -> tuple[Path, Path]:
     """Save ``evaluation.json`` and ``evaluation.md`` in REPORTS_DIR; return their paths."""
-    folder = Path(reports_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / JSON_NAME, folder / MARKDOWN_NAME
-    for path, text in (
-        (json_path, json.dumps(report.to_dict(), indent=2, default=float) + "\n"),
-        (md_path, report.to_markdown()),
-    ):
-        path.unlink(missing_ok=True)  # never write through a link into the annex
-        path.write_text(text)
-    return json_path, md_path
+    from .validation import write_report_files
+
+    return write_report_files(
+        report.to_dict(), report.to_markdown(), Path(reports_dir), JSON_NAME, MARKDOWN_NAME
+    )

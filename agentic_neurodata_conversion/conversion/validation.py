@@ -173,12 +173,20 @@ def write_validation_reports(
     report: ValidationReport, reports_dir: str | Path
 ) -> tuple[Path, Path]:
     """Save ``validation.json`` and ``validation.md`` in REPORTS_DIR; return their paths."""
-    folder = Path(reports_dir)
+    return write_report_files(
+        report.to_dict(), report.to_markdown(), Path(reports_dir), JSON_NAME, MARKDOWN_NAME
+    )
+
+
+def write_report_files(
+    data: dict[str, Any], markdown: str, folder: Path, json_name: str, md_name: str
+) -> tuple[Path, Path]:
+    """Write a report as JSON and Markdown into FOLDER, replacing earlier versions."""
     folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / JSON_NAME, folder / MARKDOWN_NAME
+    json_path, md_path = folder / json_name, folder / md_name
     for path, text in (
-        (json_path, json.dumps(report.to_dict(), indent=2) + "\n"),
-        (md_path, report.to_markdown()),
+        (json_path, json.dumps(data, indent=2, default=float) + "\n"),
+        (md_path, markdown),
     ):
         path.unlink(missing_ok=True)  # never write through a link into the annex
         path.write_text(text)

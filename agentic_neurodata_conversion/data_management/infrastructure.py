@@ -100,8 +100,9 @@ def read_spec(path: str | Path) -> list[Any]:
     except FileNotFoundError:
         raise UsageError(f"dataset list {path} does not exist", "check the --spec path") from None
     except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path} is not readable YAML: {' '.join(str(exc).split())}",
-                         "fix the file") from None
+        raise UsageError(
+            f"{path} is not readable YAML: {' '.join(str(exc).split())}", "fix the file"
+        ) from None
     _entry, spec_model = _models()
     try:
         return spec_model.model_validate(data).datasets
@@ -157,8 +158,12 @@ def setup_development_data_infrastructure(
     report = SetupReport(path=str(root), spec=str(spec_path), init=init)
     installed = {s.path: s for s in list_subdatasets(root)}
     for entry in entries:
-        item = {"name": entry.name, "source": entry.source, "path": entry.path,
-                "get": [f"{entry.path}/{part}" for part in entry.get]}
+        item = {
+            "name": entry.name,
+            "source": entry.source,
+            "path": entry.path,
+            "get": [f"{entry.path}/{part}" for part in entry.get],
+        }
         if entry.path in installed and installed[entry.path].installed:
             report.present.append(item)
             continue
@@ -186,8 +191,12 @@ def write_sample_recording(folder: Path, channels: int = 8, seconds: float = 2.0
     signal.astype("<i2").tofile(folder / "continuous.dat")
     rows = [f"{i},CH{i},{0.195}" for i in range(channels)]
     (folder / "channels.csv").write_text("index,name,bit_volts\n" + "\n".join(rows) + "\n")
-    return {"sampling_rate_hz": rate, "channels": channels, "dtype": "int16",
-            "layout": "samples x channels, little-endian"}
+    return {
+        "sampling_rate_hz": rate,
+        "channels": channels,
+        "dtype": "int16",
+        "layout": "samples x channels, little-endian",
+    }
 
 
 def demo_development_data(output: str | Path | None = None) -> dict[str, Any]:
@@ -209,8 +218,10 @@ def demo_development_data(output: str | Path | None = None) -> dict[str, Any]:
         try:
             meta = write_sample_recording(scratch / SAMPLE_NAME)
             added = datasets.add_test_dataset(
-                SAMPLE_NAME, scratch / SAMPLE_NAME,
-                "Synthetic 8-channel extracellular recording (2 s at 30 kHz)", meta,
+                SAMPLE_NAME,
+                scratch / SAMPLE_NAME,
+                "Synthetic 8-channel extracellular recording (2 s at 30 kHz)",
+                meta,
             )
         finally:
             shutil.rmtree(scratch)

@@ -95,13 +95,18 @@ class DataLadRepositoryManager:
         created = not dsops.is_dataset(self.base_path)
         head_before = None if created else head_commit(self.base_path)
         ds = dsops.create_dataset(
-            self.base_path, DESCRIPTION, rules=annex.DEVELOPMENT_RULES,
+            self.base_path,
+            DESCRIPTION,
+            rules=annex.DEVELOPMENT_RULES,
             refuse_inside_plain_git=True,
         )
         written = self._write_readmes()
         if written:
-            dsops.save(ds, "Lay out the development data folders",
-                       paths=[self.base_path / p for p in written])
+            dsops.save(
+                ds,
+                "Lay out the development data folders",
+                paths=[self.base_path / p for p in written],
+            )
         return InitResult(
             path=str(self.base_path),
             created=created,

@@ -127,8 +127,9 @@ class TestDatasetManager:
         with staging_area(root) as area:
             build = area / name
             _copy_in(source, build)
-            meta = build_metadata(name, description, str(source), list_files(build),
-                                  metadata, previous)
+            meta = build_metadata(
+                name, description, str(source), list_files(build), metadata, previous
+            )
             (build / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
             aside = area / "previous" if previous is not None else None
             _swap_in_and_save(ds, root, build, target, aside, meta)
@@ -144,8 +145,10 @@ class TestDatasetManager:
                 "install it as a subdataset with `anc dev install SOURCE PATH`",
             )
         if source.is_dir() and (source / METADATA_FILE).exists():
-            raise UsageError(f"source {source} already contains a {METADATA_FILE}",
-                             "rename that file in the source first")
+            raise UsageError(
+                f"source {source} already contains a {METADATA_FILE}",
+                "rename that file in the source first",
+            )
         return source.absolute()
 
     @staticmethod
@@ -161,8 +164,9 @@ class TestDatasetManager:
         rel = target.relative_to(root).as_posix()
         dirty = dsops.git(root, "status", "--porcelain", "-z", "--", rel)
         if dirty:
-            raise UsageError(f"{rel} has unsaved changes",
-                             "save or revert them before adding a new version")
+            raise UsageError(
+                f"{rel} has unsaved changes", "save or revert them before adding a new version"
+            )
         try:
             return json.loads((target / METADATA_FILE).read_text())
         except (OSError, ValueError):
@@ -188,9 +192,9 @@ class TestDatasetManager:
         for entry in sorted(os.scandir(base), key=lambda e: e.name):
             if entry.name.startswith(".") or not entry.is_dir():
                 continue
-            found.append(_read_metadata(Path(entry.path)) | {
-                "path": (INPUT_DATA / entry.name).as_posix()
-            })
+            found.append(
+                _read_metadata(Path(entry.path)) | {"path": (INPUT_DATA / entry.name).as_posix()}
+            )
         return found
 
     def get_subdatasets(self) -> list[dict[str, Any]]:
@@ -252,8 +256,9 @@ def _copy_in(source: Path, build: Path) -> None:
             build.mkdir()
             shutil.copy2(source, build / source.name)
     except (OSError, shutil.Error) as exc:
-        raise UsageError(f"cannot copy {source}: {_first_error(exc)}",
-                         "check that every file in it can be read") from exc
+        raise UsageError(
+            f"cannot copy {source}: {_first_error(exc)}", "check that every file in it can be read"
+        ) from exc
 
 
 def _first_error(exc: OSError | shutil.Error) -> str:
@@ -272,8 +277,9 @@ def annex_large_files(root: Path, folder: Path) -> None:
         if Path(d, f).stat().st_size >= LARGE_FILE_BYTES
     ]
     for start in range(0, len(large), 500):
-        dsops.git(root, "annex", "add", "--force-large", "--quiet", "--",
-                  *large[start : start + 500])
+        dsops.git(
+            root, "annex", "add", "--force-large", "--quiet", "--", *large[start : start + 500]
+        )
 
 
 def install_subdataset(root: Path, source: str, path: str | Path) -> dict[str, Any]:
@@ -291,8 +297,10 @@ def install_subdataset(root: Path, source: str, path: str | Path) -> dict[str, A
         for folder in created:  # innermost first; only the empty folders we made
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-        raise DataLadError(f"cannot install {source}: {clone_failure(exc.message)}",
-                           "check the URL or path and the network") from exc
+        raise DataLadError(
+            f"cannot install {source}: {clone_failure(exc.message)}",
+            "check the URL or path and the network",
+        ) from exc
     return {"path": target.relative_to(root).as_posix(), "source": source, "installed": True}
 
 
@@ -321,8 +329,11 @@ def update_subdatasets(root: Path) -> dict[str, Any]:
     results = dsops.open_dataset(root).update(
         path=subs, recursive=True, how="merge", **dsops.API_OPTIONS
     )
-    failed = {Path(r["path"]).relative_to(root).as_posix(): dsops.message_of(r)
-              for r in results if r.get("status") in dsops.FAILED and r.get("path")}
+    failed = {
+        Path(r["path"]).relative_to(root).as_posix(): dsops.message_of(r)
+        for r in results
+        if r.get("status") in dsops.FAILED and r.get("path")
+    }
     for path in subs:
         if path in failed:
             report["failed"].append({"path": path, "reason": failed[path]})
@@ -346,6 +357,7 @@ def get_content(root: Path, path: str | Path) -> dict[str, Any]:
         "already_present": sum(r.get("status") == "notneeded" for r in files),
         "installed_subdatasets": [
             Path(r["path"]).relative_to(root).as_posix()
-            for r in results if r.get("action") == "install" and r.get("status") == "ok"
+            for r in results
+            if r.get("action") == "install" and r.get("status") == "ok"
         ],
     }

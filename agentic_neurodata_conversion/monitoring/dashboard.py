@@ -52,20 +52,22 @@ def conversion_rows(loaded: Sequence[LoadedMetrics], base: Path) -> list[dict[st
                     stages[m.operation.removeprefix("stage.")] += m.value
             size = conversion_bytes(run)
             res = run.context.get("resources") or {}
-            rows.append({
-                "dataset": str(lm.path.parent.parent.relative_to(base)),
-                "conversion_id": run.context.get("conversion_id", ""),
-                "start": _iso(run.timestamp),
-                "timestamp": run.timestamp,
-                "seconds": run.value,
-                "ok": run.ok,
-                "error": run.error,
-                "bytes": size,
-                "mb_per_s": size / MB / run.value if run.value > 0 else 0.0,
-                "stages": dict(stages),
-                "peak_memory_mb": res.get("peak_memory_usage_mb"),
-                "peak_memory_percent": res.get("peak_memory_percent"),
-            })
+            rows.append(
+                {
+                    "dataset": str(lm.path.parent.parent.relative_to(base)),
+                    "conversion_id": run.context.get("conversion_id", ""),
+                    "start": _iso(run.timestamp),
+                    "timestamp": run.timestamp,
+                    "seconds": run.value,
+                    "ok": run.ok,
+                    "error": run.error,
+                    "bytes": size,
+                    "mb_per_s": size / MB / run.value if run.value > 0 else 0.0,
+                    "stages": dict(stages),
+                    "peak_memory_mb": res.get("peak_memory_usage_mb"),
+                    "peak_memory_percent": res.get("peak_memory_percent"),
+                }
+            )
     rows.sort(key=lambda r: r["timestamp"])
     return rows
 
@@ -78,16 +80,18 @@ def _table(metrics: list[PerformanceMetric], strip: str = "") -> list[dict[str, 
     rows = []
     for name, ms in groups.items():
         values = [m.value for m in ms]
-        rows.append({
-            "name": name,
-            "count": len(values),
-            "errors": sum(not m.ok for m in ms),
-            "total_s": sum(values),
-            "mean_s": sum(values) / len(values),
-            "p95_s": percentile(values, 95),
-            "max_s": max(values),
-            "share": sum(values) / grand,
-        })
+        rows.append(
+            {
+                "name": name,
+                "count": len(values),
+                "errors": sum(not m.ok for m in ms),
+                "total_s": sum(values),
+                "mean_s": sum(values) / len(values),
+                "p95_s": percentile(values, 95),
+                "max_s": max(values),
+                "share": sum(values) / grand,
+            }
+        )
     rows.sort(key=lambda r: -r["total_s"])
     return rows
 
@@ -99,12 +103,18 @@ def trend(values: Sequence[float]) -> dict[str, float] | None:
     half = len(values) // 2
     old = sum(values[:half]) / half
     new = sum(values[half:]) / (len(values) - half)
-    return {"older_mean": old, "newer_mean": new,
-            "change_pct": (new - old) / old * 100 if old else math.nan}
+    return {
+        "older_mean": old,
+        "newer_mean": new,
+        "change_pct": (new - old) / old * 100 if old else math.nan,
+    }
 
 
 def recommendations(
-    store: dict[str, Any], ops: list[dict[str, Any]], conversions: int, slow_s: float,
+    store: dict[str, Any],
+    ops: list[dict[str, Any]],
+    conversions: int,
+    slow_s: float,
     stage_runs: float,
 ) -> list[dict[str, Any]]:
     """What to do, each with the saving it projects (bytes or seconds) and how it is derived."""
@@ -113,42 +123,75 @@ def recommendations(
 
     def add(title: str, saving: float, unit: str, basis: str, action: str) -> None:
         if saving > 0:
-            recs.append({"title": title, "saving": saving, "unit": unit, "basis": basis,
-                         "action": action})
+            recs.append(
+                {"title": title, "saving": saving, "unit": unit, "basis": basis, "action": action}
+            )
 
-    add(f"Remove {t['temporary_files']} temporary file(s)", t["temporary_bytes"], "bytes",
-        "their sizes", "anc storage cleanup DIR --apply")
-    add(f"Drop {t['unreferenced_objects']} annex object(s) no file uses (old versions)",
-        t["unreferenced_bytes"], "bytes", "sizes of present objects not referenced by HEAD",
-        "anc storage cleanup DIR --unused (review), then --unused --apply")
-    add(f"Share {t['duplicate_groups']} content(s) stored in several datasets",
-        t["duplicate_saving_bytes"], "bytes", "size x (copies - 1) per annex key",
-        "keep conversions in one shared annex store (DataLad RIA) or hardlink identical objects")
+    add(
+        f"Remove {t['temporary_files']} temporary file(s)",
+        t["temporary_bytes"],
+        "bytes",
+        "their sizes",
+        "anc storage cleanup DIR --apply",
+    )
+    add(
+        f"Drop {t['unreferenced_objects']} annex object(s) no file uses (old versions)",
+        t["unreferenced_bytes"],
+        "bytes",
+        "sizes of present objects not referenced by HEAD",
+        "anc storage cleanup DIR --unused (review), then --unused --apply",
+    )
+    add(
+        f"Share {t['duplicate_groups']} content(s) stored in several datasets",
+        t["duplicate_saving_bytes"],
+        "bytes",
+        "size x (copies - 1) per annex key",
+        "keep conversions in one shared annex store (DataLad RIA) or hardlink identical objects",
+    )
     big = [f for f in store["largest_files"] if f["where"] == "git" and f["size"] >= LARGE_IN_GIT]
-    add(f"Annex {len(big)} large file(s) committed to git", sum(f["size"] for f in big),
-        "bytes", "bytes every clone downloads; annexed, a clone gets them only on demand",
-        "add annex.largefiles rules for them (datalad_layer/annex.py)")
-    slow_bytes = {b: n for b, n in t.get("annexed_bytes_by_backend", {}).items()
-                  if b in BACKEND_MIB_S and b != FAST_BACKEND}
-    secs = sum(n / 2**20 * (1 / BACKEND_MIB_S[b] - 1 / BACKEND_MIB_S[FAST_BACKEND])
-               for b, n in slow_bytes.items())
-    add(f"Hash with {FAST_BACKEND} instead of {', '.join(sorted(slow_bytes))}", secs, "seconds",
+    add(
+        f"Annex {len(big)} large file(s) committed to git",
+        sum(f["size"] for f in big),
+        "bytes",
+        "bytes every clone downloads; annexed, a clone gets them only on demand",
+        "add annex.largefiles rules for them (datalad_layer/annex.py)",
+    )
+    slow_bytes = {
+        b: n
+        for b, n in t.get("annexed_bytes_by_backend", {}).items()
+        if b in BACKEND_MIB_S and b != FAST_BACKEND
+    }
+    secs = sum(
+        n / 2**20 * (1 / BACKEND_MIB_S[b] - 1 / BACKEND_MIB_S[FAST_BACKEND])
+        for b, n in slow_bytes.items()
+    )
+    add(
+        f"Hash with {FAST_BACKEND} instead of {', '.join(sorted(slow_bytes))}",
+        secs,
+        "seconds",
         "annexed bytes x (1/old - 1/new hashing rate from FACTS.md), once per save of the data",
-        "new datasets get it from datalad_layer.annex.preferred_backend()")
+        "new datasets get it from datalad_layer.annex.preferred_backend()",
+    )
     saves = next((o for o in ops if o["name"] == "datalad.save"), None)
     if saves and conversions:
         per_conv = saves["count"] / conversions
         extra = per_conv - max(stage_runs, 1.0)
-        add(f"Batch saves: {per_conv:.1f} per conversion at {saves['mean_s']:.2f} s each",
-            extra * saves["mean_s"], "seconds per conversion",
+        add(
+            f"Batch saves: {per_conv:.1f} per conversion at {saves['mean_s']:.2f} s each",
+            extra * saves["mean_s"],
+            "seconds per conversion",
             "(saves - stages) x mean save time: one save per stage (checkpoint)",
-            "record in the journal, commit at checkpoints")
+            "record in the journal, commit at checkpoints",
+        )
     for o in ops:
         if o["max_s"] > slow_s:
-            add(f"Speed up {o['name']} (max {o['max_s']:.1f} s, threshold {slow_s:g} s)",
-                o["count"] * max(0.0, o["mean_s"] - slow_s), "seconds",
+            add(
+                f"Speed up {o['name']} (max {o['max_s']:.1f} s, threshold {slow_s:g} s)",
+                o["count"] * max(0.0, o["mean_s"] - slow_s),
+                "seconds",
                 "count x (mean - threshold): each call brought down to the threshold",
-                "profile it: see the stage and operation tables")
+                "profile it: see the stage and operation tables",
+            )
     return recs
 
 
@@ -174,9 +217,15 @@ class PerformanceDashboard:
         alerts = health.metric_alerts(loaded, thresholds) + health.system_alerts(root, thresholds)
         for ds in datasets:  # stale locks are cheap to find; fsck is left to `anc perf check`
             for lk in health.stale_locks(storage.git_dir(ds), thresholds.stale_lock_s):
-                alerts.append(health.Alert(
-                    "stale_lock", f"{lk['path']} is {lk['age_s']:.0f} s old", lk["age_s"],
-                    thresholds.stale_lock_s, str(ds.relative_to(root))))
+                alerts.append(
+                    health.Alert(
+                        "stale_lock",
+                        f"{lk['path']} is {lk['age_s']:.0f} s old",
+                        lk["age_s"],
+                        thresholds.stale_lock_s,
+                        str(ds.relative_to(root)),
+                    )
+                )
         ok_convs = [c for c in convs if c["ok"]]
         return {
             "generated": _iso(time.time()),
@@ -195,7 +244,8 @@ class PerformanceDashboard:
             "storage": store,
             "alerts": [a.to_dict() for a in alerts],
             "recommendations": recommendations(
-                store, ops, len(convs), thresholds.slow_operation_s, stage_runs),
+                store, ops, len(convs), thresholds.slow_operation_s, stage_runs
+            ),
             "problems": [p for lm in loaded for p in lm.problems] + store["problems"],
             "seconds": round(time.perf_counter() - t0, 3),
         }
@@ -220,37 +270,45 @@ def _e(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]],
-              fmt: Callable[[float], str]) -> str:
+def bar_chart(
+    chart_id: str, title: str, items: Sequence[tuple[str, float]], fmt: Callable[[float], str]
+) -> str:
     """Horizontal bars as inline SVG."""
     width, row, left = 720, 26, 230
     height = max(1, len(items)) * row + 40
     top = max((v for _, v in items), default=0) or 1
-    parts = [f'<svg id="{chart_id}" class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-             f"<title>{_e(title)}</title>"
-             f'<text x="0" y="18" class="ct">{_e(title)}</text>']
+    parts = [
+        f'<svg id="{chart_id}" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{_e(title)}</title>"
+        f'<text x="0" y="18" class="ct">{_e(title)}</text>'
+    ]
     if not items:
         parts.append('<text x="0" y="50" class="muted">no data</text>')
     for i, (label, value) in enumerate(items):
         y = 30 + i * row
         w = max(1.0, (width - left - 110) * value / top)
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{_e(label[:34])}</text>'
-                     f'<rect class="bar" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}">'
-                     f"<title>{_e(label)}: {_e(fmt(value))}</title></rect>"
-                     f'<text x="{left + w + 6:.1f}" y="{y + 16}">{_e(fmt(value))}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{_e(label[:34])}</text>'
+            f'<rect class="bar" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}">'
+            f"<title>{_e(label)}: {_e(fmt(value))}</title></rect>"
+            f'<text x="{left + w + 6:.1f}" y="{y + 16}">{_e(fmt(value))}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def line_chart(chart_id: str, title: str, points: Sequence[tuple[float, float]],
-               y_label: str) -> str:
+def line_chart(
+    chart_id: str, title: str, points: Sequence[tuple[float, float]], y_label: str
+) -> str:
     """Points joined by a line over wall-clock time, as inline SVG."""
     width, height, left, bottom, top_pad = 720, 270, 60, 40, 44
-    parts = [f'<svg id="{chart_id}" class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-             f"<title>{_e(title)}</title>"
-             f'<text x="0" y="18" class="ct">{_e(title)}</text>']
+    parts = [
+        f'<svg id="{chart_id}" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{_e(title)}</title>"
+        f'<text x="0" y="18" class="ct">{_e(title)}</text>'
+    ]
     if not points:
         parts.append('<text x="0" y="50" class="muted">no data</text></svg>')
         return "".join(parts)
@@ -266,22 +324,28 @@ def line_chart(chart_id: str, title: str, points: Sequence[tuple[float, float]],
     def sy(y: float) -> float:
         return top_pad + plot_h * (1 - y / y1)
 
-    parts.append(f'<line class="axis" x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" '
-                 f'y2="{top_pad + plot_h}"/><line class="axis" x1="{left}" y1="{top_pad}" '
-                 f'x2="{left}" y2="{top_pad + plot_h}"/>')
+    parts.append(
+        f'<line class="axis" x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top_pad + plot_h}"/><line class="axis" x1="{left}" y1="{top_pad}" '
+        f'x2="{left}" y2="{top_pad + plot_h}"/>'
+    )
     for frac in (0, 0.5, 1):
         v = y1 * frac
         parts.append(f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
-    parts.append(f'<text x="{left}" y="{height - 8}">{_e(_iso(x0)[:16])}</text>'
-                 f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end">'
-                 f"{_e(_iso(x1)[:16])}</text>"
-                 f'<text x="{left - 6}" y="{top_pad - 14}" text-anchor="end" class="muted">'
-                 f"{_e(y_label)}</text>")
+    parts.append(
+        f'<text x="{left}" y="{height - 8}">{_e(_iso(x0)[:16])}</text>'
+        f'<text x="{left + plot_w}" y="{height - 8}" text-anchor="end">'
+        f"{_e(_iso(x1)[:16])}</text>"
+        f'<text x="{left - 6}" y="{top_pad - 14}" text-anchor="end" class="muted">'
+        f"{_e(y_label)}</text>"
+    )
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     parts.append(f'<polyline class="line" points="{path}"/>')
     for x, y in points:
-        parts.append(f'<circle class="dot" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5">'
-                     f"<title>{_e(_iso(x))}: {y:.3g} {_e(y_label)}</title></circle>")
+        parts.append(
+            f'<circle class="dot" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5">'
+            f"<title>{_e(_iso(x))}: {y:.3g} {_e(y_label)}</title></circle>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -320,67 +384,169 @@ def render_html(report: dict[str, Any]) -> str:
         ("duplicate content (saving)", t["duplicate_saving_bytes"]),
     ]
     alerts = report["alerts"]
-    status = (f'<p class="alert">{len(alerts)} alert(s)</p>' if alerts
-              else '<p class="ok">no alerts</p>')
+    status = (
+        f'<p class="alert">{len(alerts)} alert(s)</p>' if alerts else '<p class="ok">no alerts</p>'
+    )
     q = thr["queries"]
     parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
         "<title>anc performance report</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Performance report</h1><p class=\"muted\">{_e(report['base'])} - "
+        f'<h1>Performance report</h1><p class="muted">{_e(report["base"])} - '
         f"generated {_e(report['generated'])}</p>{status}",
         "<h2>Throughput</h2>",
-        _rows(["conversions", "failed", "conversions per hour", "MB/s", "queries",
-               "query p50", "query p95"],
-              [[thr["conversions"], thr["failed_conversions"],
-                f"{thr['conversions_per_hour']:.2f}", f"{thr['mb_per_s']:.2f}", q["count"],
-                "-" if math.isnan(q["p50_s"]) else sec(q["p50_s"]),
-                "-" if math.isnan(q["p95_s"]) else sec(q["p95_s"])]]),
-        line_chart("chart-throughput", "Throughput per conversion over time",
-                   [(c["timestamp"], c["mb_per_s"]) for c in convs if c["ok"]], "MB/s"),
+        _rows(
+            [
+                "conversions",
+                "failed",
+                "conversions per hour",
+                "MB/s",
+                "queries",
+                "query p50",
+                "query p95",
+            ],
+            [
+                [
+                    thr["conversions"],
+                    thr["failed_conversions"],
+                    f"{thr['conversions_per_hour']:.2f}",
+                    f"{thr['mb_per_s']:.2f}",
+                    q["count"],
+                    "-" if math.isnan(q["p50_s"]) else sec(q["p50_s"]),
+                    "-" if math.isnan(q["p95_s"]) else sec(q["p95_s"]),
+                ]
+            ],
+        ),
+        line_chart(
+            "chart-throughput",
+            "Throughput per conversion over time",
+            [(c["timestamp"], c["mb_per_s"]) for c in convs if c["ok"]],
+            "MB/s",
+        ),
         "<h2>Alerts</h2>",
-        _rows(["kind", "message", "value", "threshold", "where"],
-              [[a["kind"], a["message"], f"{a['value']:.3g}", f"{a['threshold']:.3g}",
-                a["where"]] for a in alerts]),
+        _rows(
+            ["kind", "message", "value", "threshold", "where"],
+            [
+                [a["kind"], a["message"], f"{a['value']:.3g}", f"{a['threshold']:.3g}", a["where"]]
+                for a in alerts
+            ],
+        ),
         "<h2>Recommendations</h2>",
-        _rows(["recommendation", "projected saving", "basis", "action"],
-              [[r["title"], human_bytes(r["saving"]) if r["unit"] == "bytes"
-                else f"{r['saving']:.2f} {r['unit']}", r["basis"], r["action"]]
-               for r in report["recommendations"]]),
+        _rows(
+            ["recommendation", "projected saving", "basis", "action"],
+            [
+                [
+                    r["title"],
+                    human_bytes(r["saving"])
+                    if r["unit"] == "bytes"
+                    else f"{r['saving']:.2f} {r['unit']}",
+                    r["basis"],
+                    r["action"],
+                ]
+                for r in report["recommendations"]
+            ],
+        ),
         "<h2>Bottlenecks by stage</h2>",
-        bar_chart("chart-stages", "Time by stage (all conversions)",
-                  [(s["name"], s["total_s"]) for s in stages], sec),
-        _rows(["stage", "runs", "errors", "total", "mean", "p95", "share"],
-              [[s["name"], s["count"], s["errors"], sec(s["total_s"]), sec(s["mean_s"]),
-                sec(s["p95_s"]), f"{s['share']:.0%}"] for s in stages]),
+        bar_chart(
+            "chart-stages",
+            "Time by stage (all conversions)",
+            [(s["name"], s["total_s"]) for s in stages],
+            sec,
+        ),
+        _rows(
+            ["stage", "runs", "errors", "total", "mean", "p95", "share"],
+            [
+                [
+                    s["name"],
+                    s["count"],
+                    s["errors"],
+                    sec(s["total_s"]),
+                    sec(s["mean_s"]),
+                    sec(s["p95_s"]),
+                    f"{s['share']:.0%}",
+                ]
+                for s in stages
+            ],
+        ),
         "<h2>Bottlenecks by operation</h2>",
-        _rows(["operation", "calls", "errors", "total", "mean", "p95", "max"],
-              [[o["name"], o["count"], o["errors"], sec(o["total_s"]), sec(o["mean_s"]),
-                sec(o["p95_s"]), sec(o["max_s"])] for o in ops[:30]]),
+        _rows(
+            ["operation", "calls", "errors", "total", "mean", "p95", "max"],
+            [
+                [
+                    o["name"],
+                    o["count"],
+                    o["errors"],
+                    sec(o["total_s"]),
+                    sec(o["mean_s"]),
+                    sec(o["p95_s"]),
+                    sec(o["max_s"]),
+                ]
+                for o in ops[:30]
+            ],
+        ),
         "<h2>Trends</h2>",
-        _rows(["figure", "older half (mean)", "newer half (mean)", "change"],
-              [[name, f"{tr['older_mean']:.3g}", f"{tr['newer_mean']:.3g}",
-                f"{tr['change_pct']:+.0f}%"] for name, tr in report["trends"].items() if tr]),
+        _rows(
+            ["figure", "older half (mean)", "newer half (mean)", "change"],
+            [
+                [
+                    name,
+                    f"{tr['older_mean']:.3g}",
+                    f"{tr['newer_mean']:.3g}",
+                    f"{tr['change_pct']:+.0f}%",
+                ]
+                for name, tr in report["trends"].items()
+                if tr
+            ],
+        ),
         "<h2>Conversions</h2>",
-        _rows(["dataset", "start", "duration", "ok", "MB/s", "peak memory"],
-              [[c["dataset"], c["start"], sec(c["seconds"]), "yes" if c["ok"] else "no",
-                f"{c['mb_per_s']:.2f}", "-" if c["peak_memory_mb"] is None
-                else f"{c['peak_memory_mb']:.0f} MB"] for c in convs[-50:]]),
+        _rows(
+            ["dataset", "start", "duration", "ok", "MB/s", "peak memory"],
+            [
+                [
+                    c["dataset"],
+                    c["start"],
+                    sec(c["seconds"]),
+                    "yes" if c["ok"] else "no",
+                    f"{c['mb_per_s']:.2f}",
+                    "-" if c["peak_memory_mb"] is None else f"{c['peak_memory_mb']:.0f} MB",
+                ]
+                for c in convs[-50:]
+            ],
+        ),
         "<h2>Storage</h2>",
         f"<p>{store['datasets']} dataset(s): {store['conversion_datasets']} conversion, "
         f"{store['development_datasets']} development; scanned in {store['seconds']} s.</p>",
         bar_chart("chart-storage", "Storage by kind", storage_kinds, human_bytes),
         "<h3>Largest files</h3>",
-        _rows(["dataset", "path", "size", "where", "present"],
-              [[f["dataset"], f["path"], human_bytes(f["size"]), f["where"],
-                "yes" if f["present"] else "no"] for f in store["largest_files"]]),
+        _rows(
+            ["dataset", "path", "size", "where", "present"],
+            [
+                [
+                    f["dataset"],
+                    f["path"],
+                    human_bytes(f["size"]),
+                    f["where"],
+                    "yes" if f["present"] else "no",
+                ]
+                for f in store["largest_files"]
+            ],
+        ),
         "<h3>Duplicate content across datasets</h3>",
-        _rows(["content", "size", "copies", "saving", "datasets"],
-              [[d["content"][:40] + "...", human_bytes(d["size"]), d["copies"],
-                human_bytes(d["saving_bytes"]), ", ".join(d["datasets"][:5])]
-               for d in store["duplicates"][:20]]),
+        _rows(
+            ["content", "size", "copies", "saving", "datasets"],
+            [
+                [
+                    d["content"][:40] + "...",
+                    human_bytes(d["size"]),
+                    d["copies"],
+                    human_bytes(d["saving_bytes"]),
+                    ", ".join(d["datasets"][:5]),
+                ]
+                for d in store["duplicates"][:20]
+            ],
+        ),
         "<h2>Problems</h2>",
         _rows(["problem"], [[p] for p in report["problems"]]),
         "</body></html>",

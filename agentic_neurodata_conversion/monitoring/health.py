@@ -27,8 +27,14 @@ from .metrics import METRICS_FILE, LoadedMetrics, load_metrics
 from .settings import Settings, Thresholds
 
 FsckMode = Literal["fast", "full", "off"]
-GIT_LOCKS = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock",
-             "annex/index.lock")
+GIT_LOCKS = (
+    "index.lock",
+    "HEAD.lock",
+    "config.lock",
+    "packed-refs.lock",
+    "shallow.lock",
+    "annex/index.lock",
+)
 
 
 @dataclass
@@ -77,14 +83,17 @@ def annex_fsck(repo: Path, mode: FsckMode = "fast") -> tuple[int, list[dict[str,
         rec = json.loads(line)
         checked += 1
         if not rec.get("success", False):
-            failures.append({
-                "file": rec.get("file"),
-                "key": rec.get("key"),
-                "error": " ".join(rec.get("error-messages") or []) or rec.get("note", ""),
-            })
+            failures.append(
+                {
+                    "file": rec.get("file"),
+                    "key": rec.get("key"),
+                    "error": " ".join(rec.get("error-messages") or []) or rec.get("note", ""),
+                }
+            )
     if proc.returncode != 0 and not failures:
-        raise DataLadError(f"git annex fsck failed in {repo}: "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
+        raise DataLadError(
+            f"git annex fsck failed in {repo}: {proc.stderr.decode(errors='replace').strip()}"
+        )
     return checked, failures
 
 
@@ -120,8 +129,12 @@ def stale_locks(gitdir: Path, older_than_s: float) -> list[dict[str, Any]]:
 
 
 def check_dataset(
-    scan: storage.DatasetScan, *, fsck: FsckMode = "fast", unused: bool = True,
-    stale_lock_s: float = 600.0, base: Path | None = None,
+    scan: storage.DatasetScan,
+    *,
+    fsck: FsckMode = "fast",
+    unused: bool = True,
+    stale_lock_s: float = 600.0,
+    base: Path | None = None,
 ) -> DatasetHealth:
     """Health of one scanned dataset; git-annex failures are recorded, not raised."""
     path = scan.path
@@ -154,14 +167,25 @@ def metric_alerts(loaded: Iterable[LoadedMetrics], t: Thresholds) -> list[Alert]
                 slow[m.operation].append(m.value)
         peak = max((s.memory_percent for s in lm.snapshots), default=0.0)
         if peak > t.max_memory_percent:
-            alerts.append(Alert("high_memory", f"memory use peaked at {peak:.0f}% during a "
-                                f"conversion", peak, t.max_memory_percent, str(lm.path)))
+            alerts.append(
+                Alert(
+                    "high_memory",
+                    f"memory use peaked at {peak:.0f}% during a conversion",
+                    peak,
+                    t.max_memory_percent,
+                    str(lm.path),
+                )
+            )
     for op, values in sorted(slow.items()):
-        alerts.append(Alert(
-            "slow_operation",
-            f"{op} took up to {max(values):.2f} s ({len(values)} time(s) over the threshold)",
-            max(values), t.slow_operation_s, op,
-        ))
+        alerts.append(
+            Alert(
+                "slow_operation",
+                f"{op} took up to {max(values):.2f} s ({len(values)} time(s) over the threshold)",
+                max(values),
+                t.slow_operation_s,
+                op,
+            )
+        )
     return alerts
 
 
@@ -170,12 +194,22 @@ def system_alerts(base: Path, t: Thresholds) -> list[Alert]:
     alerts = []
     free_gb = psutil.disk_usage(str(base)).free / 1e9
     if free_gb < t.min_free_disk_gb:
-        alerts.append(Alert("low_disk", f"{free_gb:.1f} GB free on the disk of {base}",
-                            free_gb, t.min_free_disk_gb, str(base)))
+        alerts.append(
+            Alert(
+                "low_disk",
+                f"{free_gb:.1f} GB free on the disk of {base}",
+                free_gb,
+                t.min_free_disk_gb,
+                str(base),
+            )
+        )
     mem = psutil.virtual_memory().percent
     if mem > t.max_memory_percent:
-        alerts.append(Alert("high_memory", f"memory use is {mem:.0f}% now", mem,
-                            t.max_memory_percent, "system"))
+        alerts.append(
+            Alert(
+                "high_memory", f"memory use is {mem:.0f}% now", mem, t.max_memory_percent, "system"
+            )
+        )
     return alerts
 
 
@@ -183,13 +217,26 @@ def health_alerts(healths: Iterable[DatasetHealth], t: Thresholds) -> list[Alert
     alerts = []
     for h in healths:
         if len(h.fsck_failures) > t.fsck_failures:
-            alerts.append(Alert("fsck_failed", f"git annex fsck failed for "
-                                f"{len(h.fsck_failures)} file(s)", len(h.fsck_failures),
-                                t.fsck_failures, h.path))
+            alerts.append(
+                Alert(
+                    "fsck_failed",
+                    f"git annex fsck failed for {len(h.fsck_failures)} file(s)",
+                    len(h.fsck_failures),
+                    t.fsck_failures,
+                    h.path,
+                )
+            )
         for lock in h.stale_locks:
-            alerts.append(Alert("stale_lock", f"{lock['path']} is {lock['age_s']:.0f} s old "
-                                "(a git process died?); remove it if no git runs",
-                                lock["age_s"], t.stale_lock_s, h.path))
+            alerts.append(
+                Alert(
+                    "stale_lock",
+                    f"{lock['path']} is {lock['age_s']:.0f} s old "
+                    "(a git process died?); remove it if no git runs",
+                    lock["age_s"],
+                    t.stale_lock_s,
+                    h.path,
+                )
+            )
     return alerts
 
 
@@ -199,7 +246,10 @@ def load_all_metrics(datasets: Iterable[Path]) -> list[LoadedMetrics]:
 
 
 def check_health(
-    base: str | Path, settings: Settings | None = None, *, fsck: FsckMode = "fast",
+    base: str | Path,
+    settings: Settings | None = None,
+    *,
+    fsck: FsckMode = "fast",
     unused: bool = True,
 ) -> dict[str, Any]:
     """Health of every dataset under BASE plus all alerts; ``ok`` is False on any alert."""
@@ -208,9 +258,14 @@ def check_health(
     root = storage.check_folder(base)
     scans, problems = storage.scan_all(root)
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-        healths = list(pool.map(
-            lambda s: check_dataset(s, fsck=fsck, unused=unused, stale_lock_s=t.stale_lock_s,
-                                    base=root), scans))
+        healths = list(
+            pool.map(
+                lambda s: check_dataset(
+                    s, fsck=fsck, unused=unused, stale_lock_s=t.stale_lock_s, base=root
+                ),
+                scans,
+            )
+        )
     loaded = load_all_metrics(s.path for s in scans)
     problems += [p for lm in loaded for p in lm.problems]
     problems += [p for h in healths for p in h.problems]

@@ -95,7 +95,9 @@ class ResourceSampler:
     """
 
     def __init__(
-        self, sink: Callable[[SystemResourceSnapshot], None], interval_s: float = 1.0,
+        self,
+        sink: Callable[[SystemResourceSnapshot], None],
+        interval_s: float = 1.0,
         disk_path: str | Path = ".",
     ) -> None:
         if interval_s <= 0:
@@ -586,20 +588,26 @@ class ConversionMonitor:
         record = self.collector.end_timer(self._timer, self.context, err)
         self._timer = None
         # a `timed("conversion")` block seen meanwhile is the same run: keep one record of it
-        kept = [m for m in self.collector.metrics
-                if m.metric_type != "conversion_time" or m is record]
+        kept = [
+            m for m in self.collector.metrics if m.metric_type != "conversion_time" or m is record
+        ]
         return save_metrics(self.metrics_path, kept, self.collector.resource_history)
 
     @classmethod
-    def for_tracker(cls, tracker: Any, *, interval_s: float = 1.0,
-                    max_snapshots: int = 600) -> ConversionMonitor:
+    def for_tracker(
+        cls, tracker: Any, *, interval_s: float = 1.0, max_snapshots: int = 600
+    ) -> ConversionMonitor:
         """Start monitoring a ``ConversionProvenanceTracker``'s conversion until its finalize.
 
         A finalize hook stops the monitor and writes the metrics file before finalize's
         commit, so the metrics are committed with the conversion.
         """
-        monitor = cls(tracker.conversion_repo_path, tracker.conversion_id,
-                      interval_s=interval_s, max_snapshots=max_snapshots)
+        monitor = cls(
+            tracker.conversion_repo_path,
+            tracker.conversion_id,
+            interval_s=interval_s,
+            max_snapshots=max_snapshots,
+        )
 
         def finish(t: Any) -> None:
             if monitor._timer is not None:

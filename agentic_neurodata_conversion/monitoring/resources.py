@@ -41,7 +41,9 @@ class TTLCache:
     entry goes first beyond MAX_ENTRIES; it counts hits, misses, expiries and evictions."""
 
     def __init__(
-        self, ttl_s: float = 3600.0, max_entries: int = 1024,
+        self,
+        ttl_s: float = 3600.0,
+        max_entries: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ttl_s <= 0 or max_entries < 1:
@@ -195,7 +197,8 @@ class ResourceManager:
         self.max_concurrent_ops = max_concurrent_ops
         self.memory_reserve_gb = memory_reserve_gb
         self._slots: _ThreadSlots | _FileSlots = (
-            _FileSlots(max_concurrent_ops, Path(lock_dir)) if lock_dir is not None
+            _FileSlots(max_concurrent_ops, Path(lock_dir))
+            if lock_dir is not None
             else _ThreadSlots(max_concurrent_ops)
         )
         self._held: dict[str, object] = {}
@@ -208,7 +211,9 @@ class ResourceManager:
     ) -> ResourceManager:
         res, cache = settings.resources, settings.cache
         return cls(
-            res.max_concurrent_conversions, res.memory_reserve_gb, lock_dir=lock_dir,
+            res.max_concurrent_conversions,
+            res.memory_reserve_gb,
+            lock_dir=lock_dir,
             cache=TTLCache(cache.ttl_s, cache.max_entries),
         )
 
@@ -246,17 +251,23 @@ class ResourceManager:
 
     @contextmanager
     def acquire(
-        self, operation_id: str, memory_estimate_gb: float = 1.0,
-        timeout_s: float | None = None, poll_s: float = 0.2,
+        self,
+        operation_id: str,
+        memory_estimate_gb: float = 1.0,
+        timeout_s: float | None = None,
+        poll_s: float = 0.2,
     ) -> Iterator[None]:
         """Hold resources for the block, waiting up to TIMEOUT_S (None: forever)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while not self.request_resources(operation_id, memory_estimate_gb):
             if deadline is not None and time.monotonic() >= deadline:
                 fits, available = self.memory_check(memory_estimate_gb)
-                why = (f"{self.max_concurrent_ops} conversions already running" if fits else
-                       f"{available:.1f} GB available, {memory_estimate_gb:.1f} GB needed "
-                       f"+ {self.memory_reserve_gb:.1f} GB reserve")
+                why = (
+                    f"{self.max_concurrent_ops} conversions already running"
+                    if fits
+                    else f"{available:.1f} GB available, {memory_estimate_gb:.1f} GB needed "
+                    f"+ {self.memory_reserve_gb:.1f} GB reserve"
+                )
                 raise ResourceUnavailable(
                     f"cannot start {operation_id}: {why}",
                     "wait for running conversions or change [resources] in the settings file",

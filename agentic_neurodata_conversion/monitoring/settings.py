@@ -83,11 +83,14 @@ def _parse(path: Path) -> Any:
             with path.open(encoding="utf-8") as fh:
                 return yaml.safe_load(fh) or {}
     except OSError as exc:
-        raise UsageError(f"cannot read settings file {path}: {exc.strerror or exc}",
-                         "check the path and its permissions") from exc
+        raise UsageError(
+            f"cannot read settings file {path}: {exc.strerror or exc}",
+            "check the path and its permissions",
+        ) from exc
     except (tomllib.TOMLDecodeError, ValueError) as exc:
-        raise UsageError(f"settings file {path} is not valid {suffix[1:].upper()}: {exc}",
-                         "fix its syntax") from exc
+        raise UsageError(
+            f"settings file {path} is not valid {suffix[1:].upper()}: {exc}", "fix its syntax"
+        ) from exc
     raise UsageError(f"settings file {path} has an unknown type", "use a .toml or .yaml file")
 
 
@@ -109,8 +112,9 @@ def settings_from_dict(data: Any, source: str = "settings") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(f"{source}: {_describe(exc)}",
-                         "see the keys and types in monitoring/settings.py") from exc
+        raise UsageError(
+            f"{source}: {_describe(exc)}", "see the keys and types in monitoring/settings.py"
+        ) from exc
 
 
 def load_settings(path: str | Path | None = None, base_dir: str | Path | None = None) -> Settings:

@@ -51,8 +51,10 @@ from ..timing import timed
 TEMP_PATTERNS = ("*.tmp", "*.temp", "*.bak", "*.swp", "*.swo", "*~", ".~lock*")
 POINTER_MAX = 1024  # bytes; annex pointer files (unlocked annexed files) are far smaller
 _KEY_SIZE = re.compile(r"-s(\d+)(?:-|$)")
-_HASH_BACKENDS = re.compile(r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA3_\d+|SKEIN\d+|"
-                            r"BLAKE2\w*|BLAKE3_256|XXH3)E?$")
+_HASH_BACKENDS = re.compile(
+    r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA3_\d+|SKEIN\d+|"
+    r"BLAKE2\w*|BLAKE3_256|XXH3)E?$"
+)
 ANNEX_DIRS = ("tmp", "bad")  # under .git/annex: partial transfers, corrupt objects
 
 
@@ -201,8 +203,11 @@ def ls_tree(repo: Path) -> list[TreeEntry]:
             continue
         meta, _, path = rec.partition(b"\t")
         mode, _type, sha, size = meta.split(None, 3)
-        out.append(TreeEntry(mode.decode(), sha.decode(), int(size) if size != b"-" else 0,
-                             os.fsdecode(path)))
+        out.append(
+            TreeEntry(
+                mode.decode(), sha.decode(), int(size) if size != b"-" else 0, os.fsdecode(path)
+            )
+        )
     return out
 
 
@@ -221,7 +226,7 @@ def cat_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
         if len(header) < 3 or header[1] == b"missing":
             continue
         size = int(header[2])
-        out[sha] = data[pos:pos + size]
+        out[sha] = data[pos : pos + size]
         pos += size + 1
     return out
 
@@ -286,7 +291,7 @@ def untracked_among(repo: Path, paths: list[str], head_paths: set[str] | None = 
     remaining = [p for p in paths if head_paths is None or p not in head_paths]
     out: list[str] = []
     for i in range(0, len(remaining), 500):
-        chunk = remaining[i:i + 500]
+        chunk = remaining[i : i + 500]
         tracked: set[str] = set()
         for args in queries:
             proc = run_git(repo, "--literal-pathspecs", *args, "--", *chunk)
@@ -367,8 +372,13 @@ def scan_dataset(path: Path, temp_candidates: Sequence[str] = (), top: int = 10)
     entries = ls_tree(path)
     # symlinks and small blobs may be annex pointers: read them in one batch
     contents = cat_blobs(
-        path, (e.sha for e in entries
-               if e.mode == "120000" or (e.mode.startswith("100") and e.size <= POINTER_MAX)))
+        path,
+        (
+            e.sha
+            for e in entries
+            if e.mode == "120000" or (e.mode.startswith("100") and e.size <= POINTER_MAX)
+        ),
+    )
     present = annex_objects(gdir)
     files: list[tuple[int, str, str, bool]] = []
     for e in entries:
@@ -462,14 +472,16 @@ def find_duplicates(scans: list[DatasetScan], base: Path) -> list[dict[str, Any]
         if len(holders) < 2:
             continue
         size = key_size(holders[0][1]) or 0
-        dups.append({
-            "content": cid,
-            "size": size,
-            "copies": len(holders),
-            "saving_bytes": size * (len(holders) - 1),
-            "datasets": sorted({_rel(base, s.path) for s, _ in holders}),
-            "keys": sorted({k for _, k in holders}),
-        })
+        dups.append(
+            {
+                "content": cid,
+                "size": size,
+                "copies": len(holders),
+                "saving_bytes": size * (len(holders) - 1),
+                "datasets": sorted({_rel(base, s.path) for s, _ in holders}),
+                "keys": sorted({k for _, k in holders}),
+            }
+        )
     dups.sort(key=lambda d: (-d["saving_bytes"], d["content"]))
     return dups
 
@@ -486,10 +498,23 @@ def analyze(base: str | Path, top: int = 10, max_listed: int = 50) -> dict[str, 
         scans, problems = scan_all(root, top)
     dups = find_duplicates(scans, root)
     per = [s.summary() for s in scans]
-    total_keys = ("git_files", "git_bytes", "git_store_bytes", "annexed_files", "annexed_bytes",
-                  "present_files", "present_bytes", "absent_files", "absent_bytes",
-                  "unknown_size_files", "annex_store_bytes", "unreferenced_objects",
-                  "unreferenced_bytes", "temporary_files", "temporary_bytes")
+    total_keys = (
+        "git_files",
+        "git_bytes",
+        "git_store_bytes",
+        "annexed_files",
+        "annexed_bytes",
+        "present_files",
+        "present_bytes",
+        "absent_files",
+        "absent_bytes",
+        "unknown_size_files",
+        "annex_store_bytes",
+        "unreferenced_objects",
+        "unreferenced_bytes",
+        "temporary_files",
+        "temporary_bytes",
+    )
     totals: dict[str, Any] = {k: sum(p[k] for p in per) for k in total_keys}
     by_backend: dict[str, int] = defaultdict(int)
     for s in scans:
@@ -500,13 +525,21 @@ def analyze(base: str | Path, top: int = 10, max_listed: int = 50) -> dict[str, 
     totals["duplicate_saving_bytes"] = sum(d["saving_bytes"] for d in dups)
     for p in per:
         p["path"] = _rel(root, Path(p["path"]))
-    largest = heapq.nlargest(top, ((size, s, p, where, pres) for s in scans
-                                   for size, p, where, pres in s.largest),
-                             key=lambda t: t[0])
-    temp = [{"dataset": _rel(root, s.path), "path": p, "size": size}
-            for s in scans for p, size in s.temporary]
-    unref = [{"dataset": _rel(root, s.path), "key": k, "size": size}
-             for s in scans for k, size in s.unreferenced]
+    largest = heapq.nlargest(
+        top,
+        ((size, s, p, where, pres) for s in scans for size, p, where, pres in s.largest),
+        key=lambda t: t[0],
+    )
+    temp = [
+        {"dataset": _rel(root, s.path), "path": p, "size": size}
+        for s in scans
+        for p, size in s.temporary
+    ]
+    unref = [
+        {"dataset": _rel(root, s.path), "key": k, "size": size}
+        for s in scans
+        for k, size in s.unreferenced
+    ]
     temp.sort(key=lambda t: -t["size"])
     unref.sort(key=lambda t: -t["size"])
     return {
@@ -517,8 +550,13 @@ def analyze(base: str | Path, top: int = 10, max_listed: int = 50) -> dict[str, 
         "totals": totals,
         "by_dataset": per,
         "largest_files": [
-            {"dataset": _rel(root, s.path), "path": p, "size": size, "where": where,
-             "present": pres}
+            {
+                "dataset": _rel(root, s.path),
+                "path": p,
+                "size": size,
+                "where": where,
+                "present": pres,
+            }
             for size, s, p, where, pres in largest
         ],
         "temporary_files": temp[:max_listed],
@@ -634,8 +672,17 @@ def cleanup(
         except DataLadError as exc:
             errors.append(str(exc))
             continue
-        items = [{"dataset": _rel(root, ds), "number": u.number, "key": u.key, "kind": u.kind,
-                  "size": u.size, "removed": False} for u in listed]
+        items = [
+            {
+                "dataset": _rel(root, ds),
+                "number": u.number,
+                "key": u.key,
+                "kind": u.kind,
+                "size": u.size,
+                "removed": False,
+            }
+            for u in listed
+        ]
         if apply and items:
             with timed("annex.dropunused"):
                 numbers = [u.number for u in listed]
@@ -646,8 +693,10 @@ def cleanup(
             for item in items:
                 item["removed"] = item["number"] in dropped
             if proc.returncode != 0:
-                errors.append(f"{ds}: git annex dropunused failed: "
-                              f"{proc.stderr.decode(errors='replace').strip()}")
+                errors.append(
+                    f"{ds}: git annex dropunused failed: "
+                    f"{proc.stderr.decode(errors='replace').strip()}"
+                )
         objects += items
     return {
         "base": str(root),
@@ -673,5 +722,6 @@ class StorageOptimizer:
     def cleanup_temporary_files(
         self, dry_run: bool = True, include_unused: bool = False, min_age_s: float = 600.0
     ) -> dict[str, Any]:
-        return cleanup(self.base_path, apply=not dry_run, unused=include_unused,
-                       min_age_s=min_age_s)
+        return cleanup(
+            self.base_path, apply=not dry_run, unused=include_unused, min_age_s=min_age_s
+        )

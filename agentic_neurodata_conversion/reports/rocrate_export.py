@@ -13,7 +13,6 @@ Files the tracker rewrites after the finalize hooks (``provenance/conversion.jso
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
+from ..provenance.inputs import sha256_file
 from ..provenance.journal import JOURNAL_DIR, sealed_segments
 from .model import ConversionView, annex_key_info
 
@@ -50,7 +50,6 @@ MEDIA_TYPES = {
     ".yml": "application/yaml",
 }
 _SLUG = re.compile(r"[^A-Za-z0-9]+")
-_CHUNK = 1 << 20
 
 
 def crate_time(text: str | None) -> str | None:
@@ -63,14 +62,6 @@ def crate_time(text: str | None) -> str | None:
         return None
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe_file(root: Path, rel: str) -> dict[str, Any]:
@@ -91,7 +82,7 @@ def describe_file(root: Path, rel: str) -> dict[str, Any]:
         return props
     if path.is_file():
         props["contentSize"] = str(path.stat().st_size)
-        props["sha256"] = _sha256(path)
+        props["sha256"] = sha256_file(path)
     return props
 
 
