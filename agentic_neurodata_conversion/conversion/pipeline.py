@@ -96,11 +96,16 @@ class ConversionPipeline:
         progress: Progress | None = None,
         agent: str = AGENT,
         worker: HeavyWorker | None = None,
-        monitor: bool = True,
+        monitor: bool = False,
         monitor_interval_s: float = 1.0,
         checkpoint: bool = True,
     ) -> ConversionPipeline:
-        """Check SOURCE, create the conversion dataset and bring the recording in."""
+        """Check SOURCE, create the conversion dataset and bring the recording in.
+
+        MONITOR times every step and samples resources until finalize; its timings are
+        process-wide, so use it only where one conversion runs in the process (`convert()`),
+        not in a server holding several conversions open.
+        """
         folder, files = formats.check_source_folder(source)
         folder = folder.absolute()
         output = Path(output_dir).absolute()
