@@ -242,7 +242,7 @@ def test_packaged_spec_lists_real_public_sources() -> None:
     assert "https://gin.g-node.org/NeuralEnsemble/ephy_testing_data" in sources
     assert sum(s.startswith("https://github.com/dandisets/") for s in sources) >= 3
     assert all(e.description for e in entries)
-    repo_copy = Path(__file__).parent.parent / "documents" / "possible-datasets.yaml"
+    repo_copy = Path(__file__).parents[2] / "documents" / "possible-datasets.yaml"
     assert repo_copy.is_symlink() and repo_copy.resolve() == default_spec().resolve()
 
 
