@@ -18,6 +18,7 @@ from ..errors import AncError
 COMMAND_MODULES = ("demo", "convert", "dev", "check", "report", "storage", "perf", "mcp")
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: rich's renderer costs ~90 ms at start-up
     name="anc",
     help="Agentic neurodata conversion: tracked, reproducible conversions to NWB with DataLad.",
     no_args_is_help=True,

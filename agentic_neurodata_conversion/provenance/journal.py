@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,36 +167,41 @@ class Journal:
     def append(self, record: ProvenanceRecord) -> ProvenanceRecord:
         """Append one record, assigning its seq and time; durable when the call returns
         (against a killed process always; against power loss only with ``sync=True``)."""
-        return self.append_many((record,))[0]
+        with self._lock:
+            self._append_locked((record,))
+        return record
 
     def append_many(self, records: Iterable[ProvenanceRecord]) -> list[ProvenanceRecord]:
         """Append records under one lock and one write; all or none are recorded."""
         records = list(records)
-        if not records:
-            return records
-        with self._lock:
-            self._sync_state()
-            tail = self._tail
-            seq, prev = tail.last_seq, tail.last_hash
-            lines = []
-            for record in records:
-                seq += 1
-                record.seq = seq
-                if not record.time:
-                    record.time = utc_now()
-                body = _encode(record.to_dict())
-                digest = hashlib.sha256(prev.encode() + body).hexdigest()
-                lines.append(_line(body, prev, digest))
-                prev = digest
-            data = lines[0] if len(lines) == 1 else b"".join(lines)
-            self._write(data)
-            if tail.first_seq_current is None:
-                tail.first_seq_current = records[0].seq
-            tail.last_seq, tail.last_hash = seq, prev
-            self._count_current += len(records)
-            if self._count_current >= MAX_SEGMENT_RECORDS:
-                self._seal_locked()
+        if records:
+            with self._lock:
+                self._append_locked(records)
         return records
+
+    def _append_locked(self, records: Sequence[ProvenanceRecord]) -> None:
+        """Under the lock: chain, encode and write RECORDS in one write."""
+        self._sync_state()
+        tail = self._tail
+        seq, prev = tail.last_seq, tail.last_hash
+        lines = []
+        for record in records:
+            seq += 1
+            record.seq = seq
+            if not record.time:
+                record.time = utc_now()
+            body = _encode(record.to_dict())
+            digest = hashlib.sha256(prev.encode() + body).hexdigest()
+            lines.append(_line(body, prev, digest))
+            prev = digest
+        data = lines[0] if len(lines) == 1 else b"".join(lines)
+        self._write(data)
+        if tail.first_seq_current is None:
+            tail.first_seq_current = records[0].seq
+        tail.last_seq, tail.last_hash = seq, prev
+        self._count_current += len(records)
+        if self._count_current >= MAX_SEGMENT_RECORDS:
+            self._seal_locked()
 
     def _write(self, data: bytes) -> None:
         written = os.write(self._fd, data)

@@ -408,11 +408,7 @@ class ProvenanceRecord:
             )
         if isinstance(self.reasoning, str):
             self.reasoning = [self.reasoning]
-        if (
-            self.field is None
-            and isinstance(self.output_data, Mapping)
-            and "field" in self.output_data
-        ):
+        if self.field is None and self.output_data and "field" in self.output_data:
             # Seed-style records name the field inside output_data.
             self.field = str(self.output_data["field"])
             if self.value is _UNSET:
