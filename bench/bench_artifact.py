@@ -58,7 +58,9 @@ def seed_way(root: Path) -> tuple[float, int, int]:
     start = time.perf_counter()
     (root / "seed" / "outputs").mkdir()
     shutil.copy2(src, root / "seed" / "outputs" / src.name)
-    ds.save(message="Add nwb_file", path=[str(root / "seed" / "outputs")], result_renderer="disabled")
+    ds.save(
+        message="Add nwb_file", path=[str(root / "seed" / "outputs")], result_renderer="disabled"
+    )
     elapsed = time.perf_counter() - start
     return elapsed, disk_use(root / "seed") - before_ds, before_free - free_bytes(root)
 

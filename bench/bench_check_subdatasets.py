@@ -56,18 +56,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "super"
         report(f"set-up: superdataset with {N} subdatasets", timed(lambda: build(root)), "s")
-        out = subprocess.run([str(BIN / "anc"), "check", str(root), "--json"],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [str(BIN / "anc"), "check", str(root), "--json"], capture_output=True, text=True
+        ).stdout
         stats = json.loads(out)["statistics"]
         assert (stats["subdatasets"], stats["missing_subdatasets"]) == (N, MISSING), stats
         seconds = median_of(3, lambda: wall([str(BIN / "anc"), "check", str(root)]))
-        report(f"anc check, {N} subdatasets (process)", seconds, "s",
-               f"target {TARGET} s, ratio {seconds / TARGET:.2f}")
-        report("  of which check_dataset_integrity() in-process",
-               median_of(3, lambda: timed(lambda: check_dataset_integrity(root))), "s")
+        report(
+            f"anc check, {N} subdatasets (process)",
+            seconds,
+            "s",
+            f"target {TARGET} s, ratio {seconds / TARGET:.2f}",
+        )
+        report(
+            "  of which check_dataset_integrity() in-process",
+            median_of(3, lambda: timed(lambda: check_dataset_integrity(root))),
+            "s",
+        )
         status = wall([str(BIN / "datalad"), "status", "-d", str(root)])
-        report("datalad status (full subdataset evaluation, 1 run)", status, "s",
-               f"anc check is {status / seconds:.1f}x faster")
+        report(
+            "datalad status (full subdataset evaluation, 1 run)",
+            status,
+            "s",
+            f"anc check is {status / seconds:.1f}x faster",
+        )
     return 0 if seconds <= TARGET else 1
 
 

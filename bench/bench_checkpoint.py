@@ -24,9 +24,14 @@ BIG = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 def records(n: int, start: int) -> list[ProvenanceRecord]:
     return [
         ProvenanceRecord(
-            source="auto_extracted", operation="set_field", agent="bench",
-            field=f"NWBFile.field{i % 40}", value=i, confidence=0.9,
-            evidence=["recording.ap.meta:imSampRate"], reasoning=["read from the file header"],
+            source="auto_extracted",
+            operation="set_field",
+            agent="bench",
+            field=f"NWBFile.field{i % 40}",
+            value=i,
+            confidence=0.9,
+            evidence=["recording.ap.meta:imSampRate"],
+            reasoning=["read from the file header"],
         )
         for i in range(start, start + n)
     ]
@@ -43,7 +48,9 @@ def checkpoints(t: ConversionProvenanceTracker, rounds: int) -> tuple[float, flo
         t.checkpoint(f"round {r}")
         times.append(time.perf_counter() - start)
         growth.append(disk_use(t.path / ".git") - before)
-    print(f"  (each checkpoint at {t.journal.last_seq} records: {' '.join(f'{x:.3f}' for x in times)} s)")
+    print(
+        f"  (each checkpoint at {t.journal.last_seq} records: {' '.join(f'{x:.3f}' for x in times)} s)"
+    )
     return statistics.median(times), statistics.median(growth)
 
 
@@ -61,7 +68,9 @@ def main() -> None:
         big_time, big_growth = checkpoints(t, 5)
         t.close()
     report(f"checkpoint of {BATCH} records + small file, fresh", small_time, "s", "<= 0.5")
-    report(f"checkpoint of {BATCH} records + small file, at {filled} records", big_time, "s", "<= 0.5")
+    report(
+        f"checkpoint of {BATCH} records + small file, at {filled} records", big_time, "s", "<= 0.5"
+    )
     report("ratio: checkpoint time at large / fresh", big_time / small_time, "x", "~1 (no slower)")
     report("repository growth per checkpoint, fresh", small_growth / 1e6, "MB", "")
     report(f"repository growth per checkpoint, at {filled} records", big_growth / 1e6, "MB", "")

@@ -40,8 +40,10 @@ def measure(label: str, cmd: list[str], target: float | None = None) -> float:
 
 def main() -> int:
     measure("python -c pass", [sys.executable, "-c", "pass"])
-    measure("python -c 'import datalad.api' (not paid at start-up)",
-            [sys.executable, "-c", "import datalad.api"])
+    measure(
+        "python -c 'import datalad.api' (not paid at start-up)",
+        [sys.executable, "-c", "import datalad.api"],
+    )
     worst = max(
         measure(" ".join(["anc", *args, "--help"]), [str(BIN / "anc"), *args, "--help"], TARGET)
         for args in ([], *([name] for name in COMMAND_MODULES))

@@ -39,17 +39,22 @@ def populate(root: Path, n: int) -> None:
         folder = base / f"dataset-{i:04d}"
         folder.mkdir()
         (folder / "units.csv").write_text(f"unit,rate\n{i},{i / 10}\n")
-        meta = build_metadata(folder.name, f"synthetic dataset {i}", f"/data/session-{i}",
-                              [{"path": "units.csv", "size": (folder / "units.csv").stat().st_size}],
-                              {"lab": "bench", "index": str(i)})
+        meta = build_metadata(
+            folder.name,
+            f"synthetic dataset {i}",
+            f"/data/session-{i}",
+            [{"path": "units.csv", "size": (folder / "units.csv").stat().st_size}],
+            {"lab": "bench", "index": str(i)},
+        )
         (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     dsops.save(dsops.open_dataset(root), f"Add {n} datasets", paths=[base])
 
 
 def run_list(root: Path) -> float:
     start = time.perf_counter()
-    out = subprocess.run([str(ANC), "dev", "list", "--json", "-d", str(root)],
-                         check=True, capture_output=True).stdout
+    out = subprocess.run(
+        [str(ANC), "dev", "list", "--json", "-d", str(root)], check=True, capture_output=True
+    ).stdout
     elapsed = time.perf_counter() - start
     assert len(json.loads(out)["datasets"]) == N
     return elapsed
@@ -58,13 +63,22 @@ def run_list(root: Path) -> float:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "devdata"
-        report(f"set-up: {N} datasets written and saved once", timed(lambda: populate(root, N)), "s")
+        report(
+            f"set-up: {N} datasets written and saved once", timed(lambda: populate(root, N)), "s"
+        )
         seconds = median_of(5, lambda: run_list(root))
-        report(f"anc dev list --json, {N} datasets (process)", seconds, "s",
-               f"target {TARGET} s, ratio {seconds / TARGET:.2f}")
+        report(
+            f"anc dev list --json, {N} datasets (process)",
+            seconds,
+            "s",
+            f"target {TARGET} s, ratio {seconds / TARGET:.2f}",
+        )
         manager = TestDatasetManager(DataLadRepositoryManager(root))
-        report("  of which get_available_datasets() in-process",
-               median_of(5, lambda: timed(manager.get_available_datasets)), "s")
+        report(
+            "  of which get_available_datasets() in-process",
+            median_of(5, lambda: timed(manager.get_available_datasets)),
+            "s",
+        )
     return 0 if seconds <= TARGET else 1
 
 

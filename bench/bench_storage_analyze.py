@@ -70,8 +70,12 @@ def build() -> float:
 def run_cli() -> tuple[float, dict]:
     anc = Path(sys.executable).parent / "anc"
     start = time.perf_counter()
-    proc = subprocess.run([str(anc), "storage", "analyze", str(OUT), "--json"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(anc), "storage", "analyze", str(OUT), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return time.perf_counter() - start, json.loads(proc.stdout)
 
 
@@ -90,16 +94,28 @@ def main() -> None:
     storage.analyze(OUT)
     read = me.io_counters().read_chars - before
     median = statistics.median(times)
-    report(f"anc storage analyze, {N} datasets (whole command, median of 3)", median, "s",
-           f"<= {TARGET_S:g}")
+    report(
+        f"anc storage analyze, {N} datasets (whole command, median of 3)",
+        median,
+        "s",
+        f"<= {TARGET_S:g}",
+    )
     report("ratio: time / target", median / TARGET_S, "x", "<= 1")
     report("per dataset", median / N * 1000, "ms", "")
     report("scan inside the command (its own `seconds`)", result["seconds"], "s", "")
     report("annexed content under the folder", t["annexed_bytes"] / 1e6, "MB", "")
-    report("bytes read by an in-process scan (git pipes, /proc)", read / 1e6, "MB",
-           "<< annexed content")
-    report("duplicate saving found", t["duplicate_saving_bytes"] / 1e6, "MB",
-           f"{(N // 10 - 1 + (N % 10 > 0)) * len(SHARED) / 1e6:g} expected")
+    report(
+        "bytes read by an in-process scan (git pipes, /proc)",
+        read / 1e6,
+        "MB",
+        "<< annexed content",
+    )
+    report(
+        "duplicate saving found",
+        t["duplicate_saving_bytes"] / 1e6,
+        "MB",
+        f"{(N // 10 - 1 + (N % 10 > 0)) * len(SHARED) / 1e6:g} expected",
+    )
     if built:
         report(f"(set-up: created {N} datasets)", built, "s", "")
 
