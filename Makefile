@@ -9,9 +9,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamp files: reinstall only when the package definition changes.
+# Stamp files: reinstall only when the package definition changes. Our own modules are
+# byte-compiled once: with PYTHONDONTWRITEBYTECODE set (as on CI) every `anc` start would
+# compile them again.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q agentic_neurodata_conversion
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
