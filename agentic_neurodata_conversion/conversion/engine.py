@@ -278,8 +278,12 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
     clone = workdir / "clone"
     started = time.perf_counter()
     try:
+        with timing.timed("datalad.clone"):
+            cloned = dl().clone(
+                source=str(root), path=str(clone), reckless="ephemeral", **API_OPTIONS
+            )
         check_results(
-            dl().clone(source=str(root), path=str(clone), reckless="ephemeral", **API_OPTIONS),
+            cloned,
             "clone",
         )
         before = _head(clone)

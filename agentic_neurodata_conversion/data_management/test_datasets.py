@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import timing
 from ..datalad_layer import dataset as dsops
 from ..datalad_layer.integrity import git_dir, list_subdatasets
 from ..errors import DataLadError, UsageError
@@ -326,9 +327,10 @@ def update_subdatasets(root: Path) -> dict[str, Any]:
     if not subs:
         return report
     before = {p: head_commit(root / p) for p in subs}
-    results = dsops.open_dataset(root).update(
-        path=subs, recursive=True, how="merge", **dsops.API_OPTIONS
-    )
+    with timing.timed("datalad.update"):
+        results = dsops.open_dataset(root).update(
+            path=subs, recursive=True, how="merge", **dsops.API_OPTIONS
+        )
     failed = {
         Path(r["path"]).relative_to(root).as_posix(): dsops.message_of(r)
         for r in results

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import runtime
+from .. import runtime, timing
 from ..errors import DataLadError, UsageError
 from . import dataset as dsops
 
@@ -298,12 +298,13 @@ def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
     bad: list[str] = []
     for backend, group in by_backend.items():
         stdin = b"".join(os.fsencode(f.object_path) + b"\0" for f in group)
-        proc = subprocess.run(
-            ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
-            cwd=root,
-            input=stdin,
-            capture_output=True,
-        )
+        with timing.timed("annex.calckey"):
+            proc = subprocess.run(
+                ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
+                cwd=root,
+                input=stdin,
+                capture_output=True,
+            )
         computed = proc.stdout.decode().split("\n")
         if proc.returncode != 0 or len(computed) < len(group):
             raise DataLadError(
@@ -353,6 +354,7 @@ def _git_processes_in(root: Path) -> list[int]:
 # --- the check ------------------------------------------------------------------------------
 
 
+@timing.timed("datalad.integrity_check")
 def check_dataset_integrity(
     ds_or_path: Dataset | str | Path, full: bool = False
 ) -> IntegrityReport:
@@ -463,6 +465,7 @@ def _sample(paths: list[str], n: int = 5) -> str:
 # --- the repair -----------------------------------------------------------------------------
 
 
+@timing.timed("datalad.repair")
 def repair_dataset(ds_or_path: Dataset | str | Path, full: bool = False) -> RepairReport:
     """Fix what is safe to fix, report what was done and what was not, then check again."""
     root = dataset_root(ds_or_path)
@@ -509,7 +512,8 @@ def _reinstall_subdatasets(root: Path, missing: list[str], report: RepairReport)
     if not todo:
         return
     ds = dsops.open_dataset(root)
-    results = ds.get(path=todo, get_data=False, **dsops.API_OPTIONS)
+    with timing.timed("datalad.get"):
+        results = ds.get(path=todo, get_data=False, **dsops.API_OPTIONS)
     done = {
         Path(r["path"])
         for r in results

@@ -160,7 +160,8 @@ def run_git(
     repo: Path, *args: str, input: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """One git call in REPO; the caller reads returncode, stdout and stderr."""
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, input=input)
+    with timed(f"git.{args[0]}"):
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, input=input)
 
 
 def run_git_ok(repo: Path, *args: str, input: bytes | None = None) -> bytes:
