@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..units import binary_size
 from .output import print_json, stage_printer
 
 INPUT_MODES = ("auto", "subdataset", "reference", "copy")
@@ -97,9 +98,7 @@ def status(
         issues = ", ".join(f"{k}={v}" for k, v in counts.items() if v) or (
             "clean" if counts else "-"
         )
-        table.add_row(
-            i.conversion_id, i.status, i.tag or "-", f"{i.nwb_bytes / 2**20:.1f} MiB", issues
-        )
+        table.add_row(i.conversion_id, i.status, i.tag or "-", binary_size(i.nwb_bytes), issues)
     from .output import console
 
     console().print(table)

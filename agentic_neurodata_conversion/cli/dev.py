@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import DataLadError, UsageError
+from ..units import binary_size
 from .output import print_json
 
 dev_app = typer.Typer(
@@ -53,14 +54,6 @@ def _parse_meta(items: list[str]) -> dict[str, str]:
     return meta
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
 @dev_app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create or adopt.")] = Path("."),
@@ -100,7 +93,7 @@ def add(
     record = manager.add_test_dataset(name, source, description, custom, new_version=new_version)
     typer.echo(
         f"added {record['name']} version {record['version']}: {len(record['files'])} "
-        f"files, {_size(record['total_size'])}"
+        f"files, {binary_size(record['total_size'])}"
     )
 
 
@@ -130,7 +123,7 @@ def _print_listing(data: dict[str, Any]) -> None:
         f"{len(data['subdatasets'])} subdatasets"
     )
     for d in data["datasets"]:
-        size = _size(d["total_size"]) if "total_size" in d else "?"
+        size = binary_size(d["total_size"]) if "total_size" in d else "?"
         typer.echo(
             f"  {d.get('name')}  v{d.get('version', '?')}  {len(d.get('files', []))} files"
             f"  {size}  {d.get('description', '')}"

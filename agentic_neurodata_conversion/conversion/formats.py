@@ -440,10 +440,6 @@ FORMATS: dict[str, FormatSpec] = {
 }
 
 
-def supported_formats() -> list[str]:
-    return list(FORMATS)
-
-
 def get_format(name: str) -> FormatSpec:
     try:
         return FORMATS[name.lower()]

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .validation import ValidationReport
 
 Progress = Callable[[str, str], None]  # (stage, message)
-STAGES = ("start", "detect", "metadata", "script", "convert", "validate", "finalize")
 AGENT = "conversion_pipeline"
 SCRIPT = "scripts/convert.py"
 USER_METADATA_COPY = "inputs/user-metadata"

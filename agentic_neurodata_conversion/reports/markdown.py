@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..units import binary_size
 from .model import ConversionView, FieldView
 
 # NWB requires the first three; DANDI expects the rest.
@@ -32,15 +33,6 @@ def fmt(value: Any, limit: int = 80) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = " ".join(text.split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def integrity_lines(view: ConversionView) -> list[str]:
@@ -94,8 +86,8 @@ def render_markdown(view: ConversionView) -> str:
         if o.tag
         else "- **Tag**: none (only completed conversions are tagged)",
         f"- **Tool**: {o.tool} {o.tool_version}".rstrip(),
-        f"- **Inputs**: {len(view.inputs)} ({size(o.input_bytes)})",
-        f"- **Outputs**: {len(view.artifacts)} artifacts ({size(o.output_bytes)})",
+        f"- **Inputs**: {len(view.inputs)} ({binary_size(o.input_bytes)})",
+        f"- **Outputs**: {len(view.artifacts)} artifacts ({binary_size(o.output_bytes)})",
         f"- **Iterations**: {o.iterations}",
     ]
     if o.error and o.status != "completed":
@@ -122,10 +114,12 @@ def render_markdown(view: ConversionView) -> str:
     out += _pipeline_section(view)
     out += ["", "## Inputs and outputs", ""]
     for i in view.inputs:
-        out.append(f"- input **{i.name}** ({i.mode}): `{i.path}`, {i.files} files, {size(i.bytes)}")
+        out.append(
+            f"- input **{i.name}** ({i.mode}): `{i.path}`, {i.files} files, {binary_size(i.bytes)}"
+        )
     for a in view.artifacts:
         key = f", annex key `{a.annex_key}`" if a.annex_key else ""
-        out.append(f"- {a.artifact_type}: `{a.path}` ({size(a.size)}{key})")
+        out.append(f"- {a.artifact_type}: `{a.path}` ({binary_size(a.size)}{key})")
     if not view.inputs and not view.artifacts:
         out.append("none recorded")
     if view.validation is not None:
