@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
+
+# Typer vendors click from 0.26 on; its usage errors are these, not the `click` package's.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
 
 from ..errors import AncError
 
@@ -39,8 +42,14 @@ for _name in COMMAND_MODULES:
 
 
 def _fail(message: str, code: int) -> int:
-    click.echo(f"error: {message}", err=True)
+    print(f"error: {message}", file=sys.stderr)
     return code
+
+
+def _usage_hint(exc: ClickException) -> str:
+    """Where to look for the right usage: the failing command's --help."""
+    ctx = getattr(exc, "ctx", None) if isinstance(exc, ClickUsageError) else None
+    return f"see '{ctx.command_path} --help'" if ctx is not None else "see 'anc --help'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         # default_map: typer would otherwise import pydantic (~80 ms) to resolve the root
         # `help` option whenever a group is named, pushing `anc <group> --help` past 0.3 s.
         result = app(args=args, prog_name="anc", standalone_mode=False, default_map={"help": False})
-    except click.exceptions.ClickException as exc:
+    except NoArgsIsHelpError as exc:  # `anc dev` alone: the group's help, as a usage error
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except ClickException as exc:
+        return _fail(f"{exc.format_message()} ({_usage_hint(exc)})", exc.exit_code)
+    except typer.Abort:
         return _fail("aborted", 130)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

@@ -63,35 +63,54 @@ def test_add_refuses_bad_names(
 
 
 def test_add_refuses_missing_source_bad_meta_and_outside_a_dev_dataset(
-    run_cli: Run, snapshot: Callable, devdata: Path, tmp_path: Path,
+    run_cli: Run,
+    snapshot: Callable,
+    devdata: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = snapshot(devdata)
     missing = tmp_path / "missing.dat"
-    assert_one_line_error(run_cli("dev", "add", "new", str(missing), "-d", str(devdata)), 2,
-                          f"source {missing} does not exist (check the path)")
+    assert_one_line_error(
+        run_cli("dev", "add", "new", str(missing), "-d", str(devdata)),
+        2,
+        f"source {missing} does not exist (check the path)",
+    )
     (tmp_path / "f.csv").write_text("x\n")
     assert_one_line_error(
-        run_cli("dev", "add", "new", str(tmp_path / "f.csv"), "--meta", "novalue",
-                "-d", str(devdata)), 2, "--meta 'novalue' is not KEY=VALUE")
+        run_cli(
+            "dev", "add", "new", str(tmp_path / "f.csv"), "--meta", "novalue", "-d", str(devdata)
+        ),
+        2,
+        "--meta 'novalue' is not KEY=VALUE",
+    )
     assert snapshot(devdata) == before
 
     monkeypatch.chdir(tmp_path)
     outside = snapshot(tmp_path)
-    assert_one_line_error(run_cli("dev", "add", "new", "f.csv"), 2,
-                          f"{tmp_path} is not inside a development dataset")
+    assert_one_line_error(
+        run_cli("dev", "add", "new", "f.csv"), 2, f"{tmp_path} is not inside a development dataset"
+    )
     assert snapshot(tmp_path) == outside
 
 
-def test_init_refuses_plain_git_repositories(run_cli: Run, snapshot: Callable, tmp_path: Path) -> None:
+def test_init_refuses_plain_git_repositories(
+    run_cli: Run, snapshot: Callable, tmp_path: Path
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     before = snapshot(repo)
-    assert_one_line_error(run_cli("dev", "init", str(repo / "data")), 2,
-                          f"{repo / 'data'} is inside the plain git repository {repo}")
-    assert_one_line_error(run_cli("dev", "init", str(repo)), 2,
-                          f"{repo} is a git repository but not a DataLad dataset")
+    assert_one_line_error(
+        run_cli("dev", "init", str(repo / "data")),
+        2,
+        f"{repo / 'data'} is inside the plain git repository {repo}",
+    )
+    assert_one_line_error(
+        run_cli("dev", "init", str(repo)),
+        2,
+        f"{repo} is a git repository but not a DataLad dataset",
+    )
     assert snapshot(repo) == before
 
 
@@ -100,16 +119,28 @@ def test_install_refuses_unreachable_sources(
 ) -> None:
     before = snapshot(devdata)
     assert_one_line_error(
-        run_cli("dev", "install", "https://127.0.0.1:9/none", "etl/evaluation-data/new/x",
-                "-d", str(devdata)),
-        1, "cannot install https://127.0.0.1:9/none: unable to access")
+        run_cli(
+            "dev",
+            "install",
+            "https://127.0.0.1:9/none",
+            "etl/evaluation-data/new/x",
+            "-d",
+            str(devdata),
+        ),
+        1,
+        "cannot install https://127.0.0.1:9/none: unable to access",
+    )
     missing = tmp_path / "nowhere"
     assert_one_line_error(
         run_cli("dev", "install", str(missing), "etl/evaluation-data/x", "-d", str(devdata)),
-        2, f"source {missing} does not exist")
+        2,
+        f"source {missing} does not exist",
+    )
     assert_one_line_error(
         run_cli("dev", "install", str(devdata), "../outside", "-d", str(devdata)),
-        2, "is not a path inside")
+        2,
+        "is not a path inside",
+    )
     assert snapshot(devdata) == before
 
 
@@ -133,8 +164,9 @@ def test_init_refuses_a_folder_that_is_not_writable(readonly_parent: Path) -> No
     if os.geteuid() == 0:  # root may write anywhere: run as nobody
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=bare_env(readonly_parent))
-    assert_one_line_error((proc.returncode, proc.stdout, proc.stderr), 3,
-                          f"{readonly_parent} is not writable")
+    assert_one_line_error(
+        (proc.returncode, proc.stdout, proc.stderr), 3, f"{readonly_parent} is not writable"
+    )
     assert os.listdir(readonly_parent) == []
 
 
@@ -154,8 +186,9 @@ def test_check_repair_removes_stale_lock_and_reinstalls_deleted_subdataset(
     source = source_dataset()
     root = tmp_path / "devdata"
     assert run_cli("dev", "init", str(root))[0] == 0
-    code, out, err = run_cli("dev", "install", str(source), "etl/evaluation-data/src",
-                             "-d", str(root))
+    code, out, err = run_cli(
+        "dev", "install", str(source), "etl/evaluation-data/src", "-d", str(root)
+    )
     assert code == 0 and "installed" in out and err == ""
     shutil.rmtree(root / "etl/evaluation-data/src")
     lock = root / ".git" / "index.lock"
@@ -176,7 +209,9 @@ def test_check_repair_removes_stale_lock_and_reinstalls_deleted_subdataset(
 
 
 def test_get_fetches_only_the_asked_part(
-    run_cli: Run, tmp_path: Path, source_dataset: Callable[..., Path],
+    run_cli: Run,
+    tmp_path: Path,
+    source_dataset: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source = source_dataset(files={"other/big.dat": os.urandom(1024)})
@@ -203,10 +238,15 @@ def test_dev_demo_creates_adds_lists_and_checks(run_cli: Run, tmp_path: Path) ->
 
 def bare_env(home: Path) -> dict[str, str]:
     """No venv on PATH, no git identity or config: a fresh user calling .venv/bin/anc."""
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("GIT_", "VIRTUAL_ENV", "DATALAD_"))}
-    return keep | {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
-                   "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV", "DATALAD_"))
+    }
+    return keep | {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
 
 
 def test_installed_anc_works_without_venv_on_path_or_git_identity(tmp_path: Path) -> None:
@@ -215,14 +255,16 @@ def test_installed_anc_works_without_venv_on_path_or_git_identity(tmp_path: Path
     (tmp_path / "rec.nwb").write_bytes(os.urandom(4096))
 
     def anc(*args: str) -> str:
-        proc = subprocess.run([str(ANC), *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path)
+        proc = subprocess.run(
+            [str(ANC), *args], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr
         return proc.stdout
 
     assert "created development dataset" in anc("dev", "init", str(root))
-    assert "added rec version 1" in anc("dev", "add", "rec", "rec.nwb", "-d", str(root),
-                                        "--meta", "lab=test")
+    assert "added rec version 1" in anc(
+        "dev", "add", "rec", "rec.nwb", "-d", str(root), "--meta", "lab=test"
+    )
     assert json.loads(anc("dev", "list", "--json", "-d", str(root)))["datasets"][0]["name"] == "rec"
     assert json.loads(anc("check", str(root), "--json"))["is_valid"]
     attrs = dsops.git(root, "check-attr", "annex.largefiles", "--", "x.nwb", "x.py", "x.csv")
@@ -231,8 +273,12 @@ def test_installed_anc_works_without_venv_on_path_or_git_identity(tmp_path: Path
         "x.py: annex.largefiles: nothing",
         "x.csv: annex.largefiles: (largerthan=10MB)",
     ]
-    author = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%an <%ae>"],
-                            capture_output=True, text=True, env=env).stdout.strip()
+    author = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%an <%ae>"],
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.strip()
     assert author == "anc (agentic-neurodata-conversion) <anc@localhost>"
     assert (root / "etl/input-data/rec/rec.nwb").is_symlink()
 
@@ -242,6 +288,31 @@ def test_help_lists_the_commands(run_cli: Run) -> None:
     assert code == 0
     for command in ("init", "add", "list", "install", "update", "get", "setup"):
         assert command in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("dev", "list", "--bogus"), "error: No such option: --bogus (see 'anc dev list --help')"),
+        (("bogus",), "error: No such command 'bogus'. (see 'anc --help')"),
+        (("dev", "add"), "error: Missing argument 'name'. (see 'anc dev add --help')"),
+        (
+            ("mcp", "serve", "--port", "0"),
+            "error: Invalid value for '--port': Input should be greater than or equal to 1"
+            " (see 'anc mcp serve --help')",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    run_cli: Run, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = run_cli(*args)
+    assert (code, out, err.strip()) == (2, "", message)
+
+
+def test_a_group_without_a_command_shows_its_help_as_a_usage_error(run_cli: Run) -> None:
+    code, out, err = run_cli("dev")
+    assert code == 2 and out == "" and err.startswith("Usage: anc dev") and "install" in err
 
 
 def test_setup_reports_installed_and_skipped(
