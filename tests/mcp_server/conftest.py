@@ -43,10 +43,17 @@ def serve_args(root: Path, *extra: str) -> list[str]:
 
 @asynccontextmanager
 async def serve(
-    root: Path, log: Path, *, env: dict[str, str] | None = None
+    root: Path, log: Path, *, env: dict[str, str] | None = None, stdout_copy: Path | None = None
 ) -> AsyncIterator[Client]:
-    """A session with a fresh server over stdio; its stderr is appended to LOG."""
-    params = StdioServerParameters(command=ANC, args=serve_args(root), env=env, cwd=str(root))
+    """A session with a fresh server over stdio; its stderr is appended to LOG.
+
+    With STDOUT_COPY, everything the server writes to stdout is also copied there (tee).
+    """
+    command, args = ANC, serve_args(root)
+    if stdout_copy is not None:
+        command, args = "sh", ["-c", 'exec "$0" "$@" | tee "$TEE_TO"', ANC, *args]
+        env = {**(env or {}), "TEE_TO": str(stdout_copy)}
+    params = StdioServerParameters(command=command, args=args, env=env, cwd=str(root))
     with open(log, "a") as errlog:
         async with Client(stdio_client(params, errlog=errlog), client_info=CLIENT) as client:
             yield client

@@ -30,7 +30,8 @@ async def test_full_conversion_only_through_tools(root: Path, tmp_path: Path) ->
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, total, message))
 
-    async with serve(root, log) as client:
+    stdout = tmp_path / "server.stdout"
+    async with serve(root, log, stdout_copy=stdout) as client:
 
         async def do(tool: str, **arguments: Any) -> Any:
             result = await client.call_tool(tool, arguments, progress_callback=on_progress)
@@ -163,6 +164,13 @@ async def test_full_conversion_only_through_tools(root: Path, tmp_path: Path) ->
     )
     assert git_status.stdout == ""
     assert (conversion / ARTIFACT_DIRS["evaluation_report"] / "agent-notes.md").is_file()
+
+    # Stdout carried protocol messages only, through a whole conversion (NeuroConv included).
+    # (The SDK moves the protocol to a private descriptor and points fd 1 at stderr, so even
+    # a stray print lands in the log: tried by hand with a print() in detect_format.)
+    lines = stdout.read_text().splitlines()
+    assert len(lines) > len(made)
+    assert all(json.loads(line)["jsonrpc"] == "2.0" for line in lines)
 
     # Logs went to stderr; calls after finalize are in the audit log there.
     text = log.read_text()
