@@ -74,17 +74,18 @@ def test_status_lists_conversions(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
     write_recording("openephys", tmp_path / "rec")
-    assert (
-        run_cli("convert", str(tmp_path / "rec"), "--output", str(tmp_path / "out"), "--id", "s1")[
-            0
-        ]
-        == 0
-    )
-    code, out, _ = run_cli("status", str(tmp_path / "out"), "--json")
+    cid = "a-rather-long-conversion-identifier-s1"  # its tag would not fit 80 columns
+    out_dir = str(tmp_path / "out")
+    assert run_cli("convert", str(tmp_path / "rec"), "--output", out_dir, "--id", cid)[0] == 0
+    code, out, _ = run_cli("status", out_dir, "--json")
     listed = json.loads(out)
-    assert code == 0 and [c["conversion_id"] for c in listed] == ["s1"]
-    assert listed[0]["status"] == "completed" and listed[0]["tag"] == "conversion-s1"
+    assert code == 0 and [c["conversion_id"] for c in listed] == [cid]
+    assert listed[0]["status"] == "completed" and listed[0]["tag"] == f"conversion-{cid}"
     assert listed[0]["nwb_bytes"] > 0 and listed[0]["validation"]["CRITICAL"] == 0
+    # The table, piped, keeps ids and tags whole on the conversion's row.
+    code, out, _ = run_cli("status", out_dir)
+    row = next(line for line in out.splitlines() if cid in line)
+    assert code == 0 and f"conversion-{cid}" in row and "completed" in row
 
 
 def test_user_metadata_conflict_is_recorded(
