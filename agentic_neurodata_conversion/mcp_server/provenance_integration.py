@@ -200,7 +200,7 @@ class MCPProvenanceManager:
         client: Mapping[str, Any] | None = None,
         blocking: bool = True,
     ) -> ProvenanceRecord | None:
-        """Append an ``mcp_tool_call`` record: tool, redacted arguments, result or error.
+        """Append an ``mcp_tool_call`` record: tool, redacted arguments, result and/or error.
 
         INPUT_DATA are the call's arguments, OUTPUT_DATA its result. Returns None (and
         writes the server's audit log instead) when the conversion is finalized or unknown.
@@ -213,7 +213,8 @@ class MCPProvenanceManager:
         outcome: dict[str, Any] = {"status": status, "duration_ms": duration_ms}
         if error is not None:
             outcome["error"] = sanitize(error)
-        elif status != "started":
+        # A call cancelled after its work completed has both an error and a result.
+        if status != "started" and (error is None or output_data is not None):
             outcome["result"] = sanitize(output_data)
         arguments = sanitize(dict(input_data))
         key = (conversion_id, tool_name)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import math
 import os
 import sys
 import time
@@ -56,6 +57,10 @@ MIN_TOKEN_LENGTH = 16
 TERMINAL_TOOLS = frozenset({"finalize_conversion"})
 # Tools whose conversion_id argument names a conversion still to be made.
 CREATING_TOOLS = frozenset({"start_conversion"})
+CANCELLED_AFTER_WORK = (
+    "the client cancelled the request while it ran; the work completed (result recorded here) "
+    "but the answer was not sent"
+)
 STAND_IN_LEVELS = frozenset({ConfidenceLevel.PLACEHOLDER, ConfidenceLevel.UNKNOWN})
 # Pipeline state keys the pipeline itself owns; agents may add others.
 RESERVED_STATE = frozenset(
@@ -379,7 +384,14 @@ class RecordingServer(MCPServer):
             and isinstance(output.get("conversion_id"), str)
         ):
             cid = output["conversion_id"]  # start_conversion names its conversion in the result
-        await note(cid, output, status="ok", duration_ms=ms)
+        # Work in a worker thread runs to its end even when the client cancels meanwhile
+        # (DataLad and NeuroConv cannot stop halfway safely); the SDK then drops the answer.
+        if anyio.current_effective_deadline() == -math.inf:  # this request was cancelled
+            status, error = "cancelled", CANCELLED_AFTER_WORK
+        else:
+            status, error = "ok", None
+        with anyio.CancelScope(shield=True):
+            await note(cid, output, status=status, duration_ms=ms, error=error)
         return result
 
     async def _note(
