@@ -36,6 +36,7 @@ from typing_extensions import TypeAliasType
 
 from .. import __version__
 from ..errors import AncError, UsageError
+from ..provenance.catalog import ConversionInfo
 from ..provenance.records import ConfidenceLevel, ProvenanceSource
 from .paths import PathRefused, Roots
 from .provenance_integration import ConversionBusy, MCPProvenanceManager, client_identity
@@ -242,21 +243,8 @@ class Status(BaseModel):
     error: str | None
 
 
-class ConversionEntry(BaseModel):
-    conversion_id: str
-    status: str
-    path: str
-    tag: str | None
-    started: str
-    ended: str | None
-    nwb_files: list[str]
-    nwb_bytes: int
-    validation: dict[str, int] | None
-    error: str | None
-
-
 class ConversionList(BaseModel):
-    conversions: list[ConversionEntry]
+    conversions: list[ConversionInfo]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -906,7 +894,7 @@ class ConversionTools:
             infos = await anyio.to_thread.run_sync(self.manager.list_conversions)
         except AncError as exc:
             raise ToolError(str(exc)) from exc
-        return ConversionList(conversions=[ConversionEntry(**i.to_dict()) for i in infos])
+        return ConversionList(conversions=infos)
 
 
 # ---------------------------------------------------------------------- resources
