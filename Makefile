@@ -34,6 +34,7 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check agentic_neurodata_conversion tests bench
+	$(BIN)/ruff format --check agentic_neurodata_conversion tests bench
 
 bench: install-test
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

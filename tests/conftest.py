@@ -62,8 +62,9 @@ def snapshot() -> Callable[[Path], tuple[str, ...]]:
             return tuple(files)
         git = ["git", "-C", str(path)]
         head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-        status = subprocess.run([*git, "status", "--porcelain", "--ignored"],
-                                capture_output=True, text=True).stdout
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--ignored"], capture_output=True, text=True
+        ).stdout
         return (head, status, *files)
 
     return take

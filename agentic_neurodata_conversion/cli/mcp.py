@@ -43,13 +43,8 @@ def serve(
     import logging
 
     from ..errors import UsageError
-    from ..mcp_server.server import (
-        build_server,
-        configure_logging,
-        read_token,
-        serve_http,
-        serve_stdio,
-    )
+    from ..mcp_server.auth import read_token
+    from ..mcp_server.server import build_server, configure_logging, serve_http, serve_stdio
 
     configure_logging(logging.DEBUG if verbose else logging.INFO)
     if token_file is not None and not http:

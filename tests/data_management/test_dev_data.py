@@ -62,14 +62,36 @@ def test_init_lays_out_folders_rules_and_changes_nothing_twice(tmp_path: Path) -
     for sub in ("etl/workflows", "tests/fixtures", "examples/sample-datasets", "tests"):
         assert (root / sub / "README.md").is_file()
 
-    out = git(root, "check-attr", "annex.largefiles", "--", "a.nwb", "b.py", "c.csv", "d.svg",
-              "e.pdf", "f.ns5", "g.png", "h.tar", "i.log", "j.tsv", "k.md")
+    out = git(
+        root,
+        "check-attr",
+        "annex.largefiles",
+        "--",
+        "a.nwb",
+        "b.py",
+        "c.csv",
+        "d.svg",
+        "e.pdf",
+        "f.ns5",
+        "g.png",
+        "h.tar",
+        "i.log",
+        "j.tsv",
+        "k.md",
+    )
     rules = dict(line.split(": annex.largefiles: ") for line in out.splitlines())
     assert rules == {
-        "a.nwb": "anything", "b.py": "nothing", "c.csv": "(largerthan=10MB)",
-        "d.svg": "nothing", "e.pdf": "(largerthan=1MB)", "f.ns5": "anything",
-        "g.png": "anything", "h.tar": "anything", "i.log": "(largerthan=1MB)",
-        "j.tsv": "(largerthan=10MB)", "k.md": "nothing",
+        "a.nwb": "anything",
+        "b.py": "nothing",
+        "c.csv": "(largerthan=10MB)",
+        "d.svg": "nothing",
+        "e.pdf": "(largerthan=1MB)",
+        "f.ns5": "anything",
+        "g.png": "anything",
+        "h.tar": "anything",
+        "i.log": "(largerthan=1MB)",
+        "j.tsv": "(largerthan=10MB)",
+        "k.md": "nothing",
     }
 
     head = git(root, "rev-parse", "HEAD")
@@ -151,9 +173,7 @@ def test_failed_copy_leaves_nothing(dev: TestDatasetManager, tmp_path: Path) -> 
     assert os.listdir(root / ".git" / "anc-staging") == []
 
 
-def test_subdataset_install_get_update(
-    tmp_path: Path, source_dataset: Callable[..., Path]
-) -> None:
+def test_subdataset_install_get_update(tmp_path: Path, source_dataset: Callable[..., Path]) -> None:
     source = source_dataset()
     manager = DataLadRepositoryManager(tmp_path / "devdata")
     manager.initialize()
@@ -168,7 +188,9 @@ def test_subdataset_install_get_update(
     ]
 
     fetched = get_content(root, "etl/evaluation-data/source/data")
-    assert fetched["fetched_files"] == 1 and rec.read_bytes() == (source / "data/rec.dat").read_bytes()
+    assert (
+        fetched["fetched_files"] == 1 and rec.read_bytes() == (source / "data/rec.dat").read_bytes()
+    )
 
     (source / "new.md").write_text("news\n")
     dsops.save(dsops.open_dataset(source), "news")
@@ -189,12 +211,24 @@ def test_setup_installs_reachable_and_skips_the_rest(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:
     source = source_dataset()
-    spec = write_spec(tmp_path / "spec.yaml", [
-        {"name": "local", "source": str(source), "path": "tests/fixtures/local",
-         "description": "reachable", "get": ["data"]},
-        {"name": "offline", "source": "https://127.0.0.1:9/nothing", "path": "etl/evaluation-data/x"},
-        {"name": "gone", "source": str(tmp_path / "gone"), "path": "etl/evaluation-data/gone"},
-    ])
+    spec = write_spec(
+        tmp_path / "spec.yaml",
+        [
+            {
+                "name": "local",
+                "source": str(source),
+                "path": "tests/fixtures/local",
+                "description": "reachable",
+                "get": ["data"],
+            },
+            {
+                "name": "offline",
+                "source": "https://127.0.0.1:9/nothing",
+                "path": "etl/evaluation-data/x",
+            },
+            {"name": "gone", "source": str(tmp_path / "gone"), "path": "etl/evaluation-data/gone"},
+        ],
+    )
     report = setup_development_data_infrastructure(tmp_path / "devdata", spec)
     assert [i["name"] for i in report.installed] == ["local"]
     assert report.installed[0]["get"] == ["tests/fixtures/local/data"]
@@ -214,13 +248,23 @@ def test_setup_installs_reachable_and_skips_the_rest(
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
-        ([{"name": "a", "source": "s", "path": "ok"}, {"name": "b", "source": "s", "path": "../x"}],
-         "entry 2 (b): path: must be a relative path without '..'"),
-        ([{"name": "a/b", "source": "s", "path": "p"}], "entry 1 (a/b): name: invalid dataset name"),
+        (
+            [
+                {"name": "a", "source": "s", "path": "ok"},
+                {"name": "b", "source": "s", "path": "../x"},
+            ],
+            "entry 2 (b): path: must be a relative path without '..'",
+        ),
+        (
+            [{"name": "a/b", "source": "s", "path": "p"}],
+            "entry 1 (a/b): name: invalid dataset name",
+        ),
         ([{"name": "a", "source": "s", "path": "p", "url": "u"}], "entry 1 (a): url: Extra inputs"),
         ([{"name": "a", "path": "p"}], "entry 1 (a): source: Field required"),
-        ([{"name": "a", "source": "s", "path": "p"}, {"name": "a", "source": "t", "path": "q"}],
-         "name 'a' is listed twice"),
+        (
+            [{"name": "a", "source": "s", "path": "p"}, {"name": "a", "source": "t", "path": "q"}],
+            "name 'a' is listed twice",
+        ),
     ],
 )
 def test_spec_errors_name_the_bad_entry(tmp_path: Path, entries: list[dict], message: str) -> None:

@@ -138,8 +138,9 @@ def test_index_lock_removed_only_when_stale(tmp_path: Path) -> None:
     assert fresh.is_valid and "only 0 s old" in fresh.warnings[0]
 
     age(lock)
-    holder = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
     try:
         held = integrity.check_dataset_integrity(root)
         assert held.stale_lock is None and f"pid {holder.pid}" in held.warnings[0]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agentic_neurodata_conversion.mcp_server.redact import REDACTED
-from agentic_neurodata_conversion.mcp_server.server import ConversionTools
+from agentic_neurodata_conversion.mcp_server.tools import ConversionTools
 from agentic_neurodata_conversion.provenance.journal import JOURNAL_DIR, verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ARTIFACT_DIRS, STATE_FILE
 

@@ -77,9 +77,15 @@ def test_timed_works_on_functions_methods_coroutines_and_blocks(
     with pytest.raises(KeyError), timed("query.lookup"):
         raise KeyError("k")
     got = {(m.operation, m.ok) for m in collector.metrics}
-    assert got == {("op.method", True), ("op.fail", False), ("op.static", True),
-                   ("op.cls", True), ("op.async", True), ("stage.convert", True),
-                   ("query.lookup", False)}
+    assert got == {
+        ("op.method", True),
+        ("op.fail", False),
+        ("op.static", True),
+        ("op.cls", True),
+        ("op.async", True),
+        ("stage.convert", True),
+        ("query.lookup", False),
+    }
     by_op = {m.operation: m for m in collector.metrics}
     assert by_op["op.fail"].error == "ValueError: boom"
     assert by_op["op.async"].value >= 0.01
@@ -141,10 +147,12 @@ def test_collector_timers_direct_recording_summary_and_save(tmp_path: Path) -> N
 def test_figures_throughput_and_query_percentiles() -> None:
     t0 = 1_700_000_000.0
     convs = [
-        PerformanceMetric(t0, "conversion_time", "conversion", 100.0,
-                          context={"input_bytes": 200_000_000}),
-        PerformanceMetric(t0 + 1700, "conversion_time", "conversion", 100.0,
-                          context={"output_bytes": 100_000_000}),
+        PerformanceMetric(
+            t0, "conversion_time", "conversion", 100.0, context={"input_bytes": 200_000_000}
+        ),
+        PerformanceMetric(
+            t0 + 1700, "conversion_time", "conversion", 100.0, context={"output_bytes": 100_000_000}
+        ),
         PerformanceMetric(t0 + 3000, "conversion_time", "conversion", 5.0, ok=False),
     ]
     fig = metrics.throughput(convs)
@@ -167,8 +175,18 @@ def test_metrics_file_round_trip_and_corrupt_lines_are_reported(tmp_path: Path) 
         fh.write("{not json\n")
         fh.write(json.dumps({"kind": "metric", "operation": "x"}) + "\n")
         fh.write(json.dumps({"kind": "resource", "timestamp": 1.0}) + "\n")
-        fh.write(json.dumps({"kind": "metric", "timestamp": 1, "metric_type": "t",
-                             "operation": "o", "value": "slow"}) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "kind": "metric",
+                    "timestamp": 1,
+                    "metric_type": "t",
+                    "operation": "o",
+                    "value": "slow",
+                }
+            )
+            + "\n"
+        )
         fh.write(json.dumps([1, 2]) + "\n")
     save_metrics(path, [m])  # appends after the damage: still read
     loaded = load_metrics(path)
@@ -184,10 +202,16 @@ def test_sampler_samples_in_the_background_and_counts_children(tmp_path: Path) -
     c = PerformanceCollector(0.05, disk_path=tmp_path)
     own = metrics.ResourceSampler(lambda s: None).sample().memory_usage_mb
     # a child holding ~150 MB must show up in the process-tree memory
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import time; b = bytearray(150_000_000); b[::4096] = b'x' * "
-                              "len(b[::4096]); print('ready', flush=True); time.sleep(5)"],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; b = bytearray(150_000_000); b[::4096] = b'x' * "
+            "len(b[::4096]); print('ready', flush=True); time.sleep(5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
         c.start_collection()
@@ -209,8 +233,11 @@ def test_sampler_samples_in_the_background_and_counts_children(tmp_path: Path) -
 def test_snapshot_history_is_thinned_evenly_and_peaks_survive() -> None:
     c = PerformanceCollector(max_snapshots=8)
     for i in range(100):
-        c.record_snapshot(SystemResourceSnapshot(float(i), 1.0, float(i == 37) * 999, 1.0,
-                                                 1.0, 1.0, 1.0, 0.0, 0.0))
+        c.record_snapshot(
+            SystemResourceSnapshot(
+                float(i), 1.0, float(i == 37) * 999, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0
+            )
+        )
     times = [s.timestamp for s in c.resource_history]
     assert len(times) <= 8 and times[0] == 0.0
     gaps = {b - a for a, b in itertools.pairwise(times)}
@@ -249,7 +276,9 @@ def test_conversion_monitor_writes_metrics_that_are_committed(tmp_path: Path) ->
     with pytest.raises(UsageError):  # a non-empty folder needs force=True
         PerformanceAwareDataLadWrapper(own).safe_create_dataset(tmp_path)
     assert [(m.operation, m.ok) for m in own.metrics] == [
-        ("wrapper.safe_save", True), ("wrapper.safe_create_dataset", False)]
+        ("wrapper.safe_save", True),
+        ("wrapper.safe_create_dataset", False),
+    ]
 
 
 def test_conversion_monitor_records_a_failed_conversion(tmp_path: Path) -> None:

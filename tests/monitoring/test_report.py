@@ -19,9 +19,16 @@ from agentic_neurodata_conversion.monitoring.metrics import METRICS_FILE, Conver
 from agentic_neurodata_conversion.monitoring.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # thresholds no machine crosses, so only what a test provokes raises an alert
 CALM = "[thresholds]\nmin_free_disk_gb = 0\nmax_memory_percent = 100\n"
 
@@ -70,10 +77,11 @@ def test_check_passes_then_a_low_threshold_raises_an_alert_and_a_non_zero_exit(
     assert "ok: no alerts" in out and "conversion_one: fsck 0 failed of 1" in out
 
     (work / "strict.yaml").write_text(
-        "thresholds:\n  slow_operation_s: 0.001\n  min_free_disk_gb: 0\n"
-        "  max_memory_percent: 100\n")
-    code, out, _ = run_cli("perf", "check", str(work), "--settings", str(work / "strict.yaml"),
-                           "--json")
+        "thresholds:\n  slow_operation_s: 0.001\n  min_free_disk_gb: 0\n  max_memory_percent: 100\n"
+    )
+    code, out, _ = run_cli(
+        "perf", "check", str(work), "--settings", str(work / "strict.yaml"), "--json"
+    )
     assert code == 1
     result = json.loads(out)
     assert not result["ok"]
@@ -111,9 +119,10 @@ def test_failed_fsck_stale_lock_and_corrupt_metrics(
     assert any(f"{METRICS_FILE}:" in p and "torn" not in p for p in r["problems"])
 
     # the report skips the corrupt line, keeps the rest and shows the problem
-    report = PerformanceDashboard(work, Settings.model_validate(
-        {"thresholds": {"min_free_disk_gb": 0, "max_memory_percent": 100}}
-    )).generate_performance_report()
+    report = PerformanceDashboard(
+        work,
+        Settings.model_validate({"thresholds": {"min_free_disk_gb": 0, "max_memory_percent": 100}}),
+    ).generate_performance_report()
     assert report["throughput"]["conversions"] == 2
     assert len(report["problems"]) == 1 and "metrics.jsonl:" in report["problems"][0]
     assert [a["kind"] for a in report["alerts"]] == ["stale_lock"]
@@ -126,22 +135,32 @@ def test_health_reports_subdatasets_and_missing_content(tmp_path: Path) -> None:
     ds = dsops.create_dataset(parent, "parent")
     (parent / "rec.dat").write_bytes(os.urandom(5000))
     dsops.save(ds, "data")
-    opts = {"result_renderer": "disabled", "on_failure": "ignore", "result_xfm": None,
-            "return_type": "list"}
+    opts = {
+        "result_renderer": "disabled",
+        "on_failure": "ignore",
+        "result_xfm": None,
+        "return_type": "list",
+    }
     for name in ("s1", "s2"):
-        dsops.check_results(dsops.dl().create(path=str(parent / "raw" / name),
-                                              dataset=str(parent), **opts), "create")
-    dsops.check_results(ds.drop(path="raw/s2", what="all", reckless="kill", recursive=True,
-                                **opts), "drop")
+        dsops.check_results(
+            dsops.dl().create(path=str(parent / "raw" / name), dataset=str(parent), **opts),
+            "create",
+        )
+    dsops.check_results(
+        ds.drop(path="raw/s2", what="all", reckless="kill", recursive=True, **opts), "drop"
+    )
     dsops.git(parent, "annex", "drop", "--force", "rec.dat")
     settings = Settings.model_validate(
-        {"thresholds": {"min_free_disk_gb": 0, "max_memory_percent": 100}})
+        {"thresholds": {"min_free_disk_gb": 0, "max_memory_percent": 100}}
+    )
     r = check_health(tmp_path / "base", settings)
     health = {h["path"]: h for h in r["datasets"]}
     assert set(health) == {"superds", "superds/raw/s1"}  # s2 is not installed
     sup = health["superds"]
-    assert sup["subdatasets"] == [{"path": "raw/s1", "state": "ok"},
-                                  {"path": "raw/s2", "state": "not installed"}]
+    assert sup["subdatasets"] == [
+        {"path": "raw/s1", "state": "ok"},
+        {"path": "raw/s2", "state": "not installed"},
+    ]
     assert sup["missing"] == ["rec.dat"] and sup["unused"] == []
     # dropped with --force and no copy left anywhere: fsck reports the loss
     assert [f["file"] for f in sup["fsck_failures"]] == ["rec.dat"]
@@ -195,8 +214,11 @@ def test_html_report_renders_in_headless_chromium(
     code, _, err = run_cli("perf", "report", str(base), "--html", str(page_file))
     assert code == 0, err
     text = page_file.read_text()
-    assert "<script" not in text and "http://" not in text.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in text
+    assert (
+        "<script" not in text
+        and "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        and "https://" not in text
+    )
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -228,14 +250,26 @@ def test_html_report_renders_in_headless_chromium(
 def test_recommendations_project_their_savings() -> None:
     from agentic_neurodata_conversion.monitoring.dashboard import recommendations
 
-    totals = {"temporary_files": 0, "temporary_bytes": 0, "unreferenced_objects": 2,
-              "unreferenced_bytes": 5_000, "duplicate_groups": 1,
-              "duplicate_saving_bytes": 7_000,
-              "annexed_bytes_by_backend": {"SHA256E": 2**30, "BLAKE3_256E": 2**30}}
-    store = {"totals": totals, "largest_files": [
-        {"where": "git", "size": 3_000_000}, {"where": "annex", "size": 9_000_000}]}
-    ops = [{"name": "datalad.save", "count": 20, "mean_s": 0.2, "max_s": 0.3},
-           {"name": "datalad.get", "count": 2, "mean_s": 40.0, "max_s": 50.0}]
+    totals = {
+        "temporary_files": 0,
+        "temporary_bytes": 0,
+        "unreferenced_objects": 2,
+        "unreferenced_bytes": 5_000,
+        "duplicate_groups": 1,
+        "duplicate_saving_bytes": 7_000,
+        "annexed_bytes_by_backend": {"SHA256E": 2**30, "BLAKE3_256E": 2**30},
+    }
+    store = {
+        "totals": totals,
+        "largest_files": [
+            {"where": "git", "size": 3_000_000},
+            {"where": "annex", "size": 9_000_000},
+        ],
+    }
+    ops = [
+        {"name": "datalad.save", "count": 20, "mean_s": 0.2, "max_s": 0.3},
+        {"name": "datalad.get", "count": 2, "mean_s": 40.0, "max_s": 50.0},
+    ]
     recs = {r["title"].split()[0]: r for r in recommendations(store, ops, 2, 30.0, 4.0)}
     assert set(recs) == {"Drop", "Share", "Annex", "Hash", "Batch", "Speed"}
     assert recs["Drop"]["saving"] == 5_000 and recs["Share"]["saving"] == 7_000

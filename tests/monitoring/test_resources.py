@@ -24,7 +24,8 @@ def test_settings_defaults_toml_yaml_and_default_location(tmp_path: Path) -> Non
     assert load_settings(None, tmp_path) == Settings()
     (tmp_path / "anc.toml").write_text(
         "[thresholds]\nslow_operation_s = 5\n[cache]\nmax_entries = 10\n"
-        "[resources]\nmax_concurrent_conversions = 4\n[sampler]\ninterval_s = 0.5\n")
+        "[resources]\nmax_concurrent_conversions = 4\n[sampler]\ninterval_s = 0.5\n"
+    )
     s = load_settings(None, tmp_path)
     assert s.thresholds.slow_operation_s == 5.0 and s.cache.max_entries == 10
     assert s.resources.max_concurrent_conversions == 4 and s.sampler.interval_s == 0.5
@@ -34,16 +35,22 @@ def test_settings_defaults_toml_yaml_and_default_location(tmp_path: Path) -> Non
     assert load_settings(yml, tmp_path).cache.ttl_s == 60.0  # explicit file wins
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[thresholds]\nslow_op = 1\n", "unknown key thresholds.slow_op"),
-    ("[limits]\nx = 1\n", "unknown key limits"),
-    ('[thresholds]\nslow_operation_s = "30"\n', "thresholds.slow_operation_s: Input should be a valid number"),
-    ("[cache]\nmax_entries = 1.5\n", "cache.max_entries: Input should be a valid integer"),
-    ("[resources]\nmax_concurrent_conversions = 0\n", "resources.max_concurrent_conversions"),
-    ("[thresholds]\nmax_memory_percent = 150\n", "thresholds.max_memory_percent"),
-    ("thresholds = 3\n", "thresholds: Input should be a valid dictionary"),
-    ("[thresholds\n", "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[thresholds]\nslow_op = 1\n", "unknown key thresholds.slow_op"),
+        ("[limits]\nx = 1\n", "unknown key limits"),
+        (
+            '[thresholds]\nslow_operation_s = "30"\n',
+            "thresholds.slow_operation_s: Input should be a valid number",
+        ),
+        ("[cache]\nmax_entries = 1.5\n", "cache.max_entries: Input should be a valid integer"),
+        ("[resources]\nmax_concurrent_conversions = 0\n", "resources.max_concurrent_conversions"),
+        ("[thresholds]\nmax_memory_percent = 150\n", "thresholds.max_memory_percent"),
+        ("thresholds = 3\n", "thresholds: Input should be a valid dictionary"),
+        ("[thresholds\n", "is not valid TOML"),
+    ],
+)
 def test_settings_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "anc.toml"
     path.write_text(text)
@@ -160,14 +167,17 @@ def test_concurrency_limit_across_processes_and_timeout(tmp_path: Path) -> None:
         "print('holding', flush=True)\n"
         "sys.stdin.readline()\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "holding\n"
         rm = ResourceManager(2, 0.0, lock_dir=locks)
         assert rm.request_resources("mine", 0.01)  # the second of two slots
-        with pytest.raises(ResourceUnavailable, match="2 conversions already running"), \
-                rm.acquire("third", 0.01, timeout_s=0.2, poll_s=0.05):
+        with (
+            pytest.raises(ResourceUnavailable, match="2 conversions already running"),
+            rm.acquire("third", 0.01, timeout_s=0.2, poll_s=0.05),
+        ):
             pass
     finally:
         proc.kill()  # its slot is freed by the kernel, no clean-up needed
@@ -178,8 +188,9 @@ def test_concurrency_limit_across_processes_and_timeout(tmp_path: Path) -> None:
 
 
 def test_manager_from_settings_and_seed_cache_names(tmp_path: Path) -> None:
-    s = Settings.model_validate({"resources": {"max_concurrent_conversions": 3},
-                                 "cache": {"ttl_s": 5, "max_entries": 7}})
+    s = Settings.model_validate(
+        {"resources": {"max_concurrent_conversions": 3}, "cache": {"ttl_s": 5, "max_entries": 7}}
+    )
     rm = ResourceManager.from_settings(s, lock_dir=tmp_path)
     assert rm.max_concurrent_ops == 3 and rm.cache.max_entries == 7 and rm.cache.ttl_s == 5
     rm.set_cached_data("prov:c1", {"records": 3})

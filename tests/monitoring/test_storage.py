@@ -135,7 +135,8 @@ def test_analyze_breaks_storage_down(base: Path) -> None:
 
 
 def test_cleanup_dry_run_removes_nothing_and_apply_only_untracked_temporary_files(
-    work: Path, run_cli: Callable[..., tuple[int, str, str]],
+    work: Path,
+    run_cli: Callable[..., tuple[int, str, str]],
     snapshot: Callable[[Path], tuple[str, ...]],
 ) -> None:
     a, b = work / "conversion_a", work / "nested" / "conversion_b"
@@ -150,11 +151,17 @@ def test_cleanup_dry_run_removes_nothing_and_apply_only_untracked_temporary_file
     assert code == 0, err
     result = json.loads(out)
     assert [(f["path"], f["removed"]) for f in result["temporary_files"]] == [
-        ("outputs/scratch.tmp", True)]
+        ("outputs/scratch.tmp", True)
+    ]
     assert result["freed_bytes"] == 777 and result["unused_objects"] is None
     assert not (a / "outputs" / "scratch.tmp").exists()
-    for kept in (a / "new.tmp", a / "config.bak", work / "loose.tmp",
-                 work.parent / "outside" / "victim.txt", a / "vendor" / "cache.tmp"):
+    for kept in (
+        a / "new.tmp",
+        a / "config.bak",
+        work / "loose.tmp",
+        work.parent / "outside" / "victim.txt",
+        a / "vendor" / "cache.tmp",
+    ):
         assert kept.is_file(), kept
     assert (a / "link.tmp").is_symlink()
     # tracked content untouched: the datasets are as clean as before and fsck passes
@@ -173,7 +180,8 @@ def test_cleanup_drops_unused_annex_objects_only_when_asked(
     assert code == 0, err
     objects = json.loads(out)["unused_objects"]
     assert [(o["dataset"], o["kind"], o["size"], o["removed"]) for o in objects] == [
-        ("conversion_a", "unused", 10_000, True)]
+        ("conversion_a", "unused", 10_000, True)
+    ]
     after = storage.analyze(work)
     assert after["totals"]["unreferenced_objects"] == 0
     a = work / "conversion_a"
@@ -184,8 +192,9 @@ def test_cli_analyze_as_a_subprocess_and_bad_folders(
     base: Path, tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]
 ) -> None:
     anc = Path(sys.executable).parent / "anc"
-    proc = subprocess.run([str(anc), "storage", "analyze", str(base), "--json"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(anc), "storage", "analyze", str(base), "--json"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["totals"]["duplicate_saving_bytes"] == 2 * len(SHARED)
     code, out, _ = run_cli("storage", "analyze", str(base))

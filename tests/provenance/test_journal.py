@@ -159,7 +159,11 @@ def test_threads_sharing_one_journal_keep_the_chain(tmp_path: Path) -> None:
 
     def work(worker: int) -> None:
         for i in range(2000):
-            j.append(ProvenanceRecord(source="auto_extracted", operation="t", agent=f"t{worker}", value=i))
+            j.append(
+                ProvenanceRecord(
+                    source="auto_extracted", operation="t", agent=f"t{worker}", value=i
+                )
+            )
             if worker == 0 and i % 500 == 0:
                 j.seal()
 
