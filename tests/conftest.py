@@ -1,10 +1,10 @@
-"""Shared fixtures: small DataLad datasets built by the tests, and the CLI run in-process."""
+"""Shared fixtures: small DataLad datasets built by the tests, the CLI run in-process, a browser."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -102,3 +102,31 @@ def spikeglx_extracted(
     rec = synthetic.write_spikeglx(tmp_path_factory.mktemp("sglx") / "rec", **recording_size)
     detection = formats.detect_format(rec.folder)
     return detection, metadata.extract_metadata(formats.make_interface(detection), detection)
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (never `playwright install`)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

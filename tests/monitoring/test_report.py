@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,17 +19,6 @@ from agentic_neurodata_conversion.monitoring.datalad_timing import PerformanceAw
 from agentic_neurodata_conversion.monitoring.metrics import METRICS_FILE, ConversionMonitor
 from agentic_neurodata_conversion.monitoring.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # thresholds no machine crosses, so only what a test provokes raises an alert
 CALM = "[thresholds]\nmin_free_disk_gb = 0\nmax_memory_percent = 100\n"
 
@@ -204,12 +194,8 @@ def test_report_has_bottlenecks_trends_storage_and_recommendations(
 
 
 def test_html_report_renders_in_headless_chromium(
-    base: Path, tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]
+    base: Path, tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]], browser: Any
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (tests/setup_system.sh)")
-    from playwright.sync_api import sync_playwright
-
     page_file = tmp_path / "report.html"
     code, _, err = run_cli("perf", "report", str(base), "--html", str(page_file))
     assert code == 0, err
@@ -220,29 +206,27 @@ def test_html_report_renders_in_headless_chromium(
         and "https://" not in text
     )
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            requests: list[str] = []
-            errors: list[str] = []
-            page.on("request", lambda req: requests.append(req.url))
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_file.as_uri())
-            assert page.title() == "anc performance report"
-            for chart in ("chart-stages", "chart-throughput", "chart-storage"):
-                box = page.locator(f"#{chart}").bounding_box()
-                assert box and box["width"] > 300 and box["height"] > 60, chart
-            assert page.locator("#chart-stages rect.bar").count() == 3
-            assert page.locator("#chart-throughput circle.dot").count() == 2
-            assert page.locator("#chart-storage rect.bar").count() == 7
-            bar = page.locator("#chart-stages rect.bar").first.bounding_box()
-            assert bar and bar["width"] > 10  # drawn, not collapsed
-            assert "no alerts" in page.locator("body").inner_text()
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        requests: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda req: requests.append(req.url))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(page_file.as_uri())
+        assert page.title() == "anc performance report"
+        for chart in ("chart-stages", "chart-throughput", "chart-storage"):
+            box = page.locator(f"#{chart}").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 60, chart
+        assert page.locator("#chart-stages rect.bar").count() == 3
+        assert page.locator("#chart-throughput circle.dot").count() == 2
+        assert page.locator("#chart-storage rect.bar").count() == 7
+        bar = page.locator("#chart-stages rect.bar").first.bounding_box()
+        assert bar and bar["width"] > 10  # drawn, not collapsed
+        assert "no alerts" in page.locator("body").inner_text()
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        page.close()
     assert requests == [page_file.as_uri()]  # nothing fetched beyond the page itself
     assert errors == []
 
