@@ -70,6 +70,8 @@ class FormatSpec:
     evidence: tuple[Evidence, ...] = ()
     tested: bool = False  # converted end to end by this project's tests
     check: Callable[[Path, dict[str, Any]], None] | None = None  # up-front integrity check
+    # The recording's streams, the one source_data converts first; None: a single stream.
+    streams: Callable[[Sequence[str]], list[tuple[str, str]]] | None = None
 
     def install_hint(self) -> str:
         return f'install its readers with `pip install "neuroconv[{self.extra}]"`'
@@ -86,6 +88,7 @@ class Detection:
     method: str = "file_patterns"
     reasoning: tuple[str, ...] = ()
     source_data: dict[str, Any] = field(default_factory=dict)
+    streams: tuple[str, ...] = ()  # every stream in the folder (source_data names the one used)
 
     @property
     def spec(self) -> FormatSpec:
@@ -100,6 +103,7 @@ class Detection:
             "method": self.method,
             "reasoning": list(self.reasoning),
             "source_data": {k: str(v) for k, v in self.source_data.items()},
+            "streams": list(self.streams),
         }
 
     def to_record(self, agent: str | None = None) -> ProvenanceRecord:
@@ -142,21 +146,27 @@ def _folder_source(folder: Path, files: Sequence[str]) -> dict[str, Any]:
     return {"folder_path": str(folder)}
 
 
+def _spikeglx_streams(files: Sequence[str]) -> list[tuple[str, str]]:
+    """(stream id, .bin file) of each SpikeGLX stream: AP streams first, then by name."""
+    streams = []
+    for rel in sorted(files):
+        match = _SPIKEGLX_NAME.match(PurePath(rel).name)
+        if match is not None and rel.endswith(".bin"):
+            streams.append((f"{match['probe']}.{match['band']}", rel))
+    streams.sort(key=lambda s: not s[0].endswith(".ap"))
+    return streams
+
+
 def _spikeglx_source(folder: Path, files: Sequence[str]) -> dict[str, Any]:
     """The first AP stream (else LF) by name; its folder and NeuroConv stream id."""
-    bins = sorted(f for f in files if _SPIKEGLX_NAME.match(PurePath(f).name))
-    bins.sort(key=lambda f: not f.endswith(".ap.bin"))
-    if not bins:
+    streams = _spikeglx_streams(files)
+    if not streams:
         raise ConversionError(
             f"no SpikeGLX stream named <run>_g<N>_t<N>.imec<N>.ap.bin in {folder}",
             "keep the file names SpikeGLX wrote",
         )
-    match = _SPIKEGLX_NAME.match(PurePath(bins[0]).name)
-    assert match is not None
-    return {
-        "folder_path": str((folder / bins[0]).parent),
-        "stream_id": f"{match['probe']}.{match['band']}",
-    }
+    stream_id, rel = streams[0]
+    return {"folder_path": str((folder / rel).parent), "stream_id": stream_id}
 
 
 # --------------------------------------------------------------------------- integrity checks
@@ -306,6 +316,7 @@ FORMATS: dict[str, FormatSpec] = {
             _SPIKEGLX_EVIDENCE,
             tested=True,
             check=_check_spikeglx,
+            streams=_spikeglx_streams,
         ),
         FormatSpec(
             "openephys",
@@ -549,7 +560,26 @@ def detect_format(folder: str | Path, format: str | None = None) -> Detection:
     source_data = spec.source_data(path, files)
     if spec.check is not None:
         spec.check(path, source_data)
-    return dataclasses.replace(detection, source_data=source_data)
+    streams = [stream_id for stream_id, _ in spec.streams(files)] if spec.streams else []
+    return dataclasses.replace(
+        detection,
+        source_data=source_data,
+        streams=tuple(streams),
+        reasoning=detection.reasoning + _stream_choice(streams, source_data.get("stream_id")),
+    )
+
+
+def _stream_choice(streams: Sequence[str], chosen: str | None) -> tuple[str, ...]:
+    """Which of the recording's streams is converted, and which are not: for the record."""
+    others = [s for s in streams if s != chosen]
+    if not streams:
+        return ()
+    if not others:
+        return (f"one stream: {chosen}",)
+    return (
+        f"{len(streams)} streams ({', '.join(streams)}): converting {chosen}; "
+        f"not converted: {', '.join(others)}",
+    )
 
 
 # --------------------------------------------------------------------------- interfaces

@@ -57,6 +57,10 @@ class Detected(BaseModel):
     matched_files: list[str]
     alternatives: list[dict[str, Any]]
     reasoning: list[str]
+    streams: list[str] = Field(
+        default_factory=list, description="Every stream in the recording; one is converted."
+    )
+    converted_stream: str | None = None
     next_tool: str = "extract_metadata"
 
 

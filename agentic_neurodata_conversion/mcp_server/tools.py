@@ -279,6 +279,8 @@ class ConversionTools:
                 matched_files=list(d.matched_files),
                 alternatives=[{"format": n, "confidence": c} for n, c in d.alternatives],
                 reasoning=list(d.reasoning),
+                streams=list(d.streams),
+                converted_stream=d.source_data.get("stream_id"),
             )
 
         return await self._run(conversion_id, work, slow=True)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..units import binary_size
-from .model import ConversionView, FieldView
+from .model import ConversionView, FieldView, Overview
 
 # NWB requires the first three; DANDI expects the rest.
 REQUIRED_FIELDS = (
@@ -70,6 +70,19 @@ def _field_row(f: FieldView) -> str:
     )
 
 
+def _format_line(o: Overview) -> str:
+    """The recording format, how it was decided, and which streams were (not) converted."""
+    if o.recording_format is None:
+        return "- **Format**: -"
+    how = f" ({o.format_method}, confidence {o.format_confidence})" if o.format_method else ""
+    line = f"- **Format**: {o.recording_format}{how}"
+    others = [s for s in o.streams if s != o.converted_stream]
+    if o.converted_stream:
+        line += f"; stream {o.converted_stream}"
+        line += f", not converted: {', '.join(others)}" if others else ""
+    return line
+
+
 def render_markdown(view: ConversionView) -> str:
     o = view.overview
     t = view.counts["totals"]
@@ -82,6 +95,7 @@ def render_markdown(view: ConversionView) -> str:
         f"- **Ended**: {o.end_time or '-'}",
         f"- **Duration**: {'-' if o.duration_s is None else f'{o.duration_s:.1f} s'}",
         f"- **Source recording**: `{o.source_path or '-'}`",
+        _format_line(o),
         f"- **Tag**: `{o.tag}`"
         if o.tag
         else "- **Tag**: none (only completed conversions are tagged)",

@@ -38,6 +38,7 @@ CONFIDENCE_BINS = tuple(f"{i / 10:.1f}-{(i + 1) / 10:.1f}" for i in range(10))
 LEVEL_ORDER = tuple(level.value for level in ConfidenceLevel)
 EVENT_KINDS = {
     "start_conversion": "start",
+    "detect_format": "detection",
     "state_update": "stage",
     "checkpoint": "checkpoint",
     "save_artifact": "artifact",
@@ -177,6 +178,12 @@ class Overview:
     output_bytes: int
     dataset_id: str | None
     final_metadata: dict[str, Any]
+    # From the latest detect_format record: the format, how it was decided, its streams.
+    recording_format: str | None = None
+    format_method: str | None = None
+    format_confidence: float | None = None
+    streams: list[str] = field(default_factory=list)
+    converted_stream: str | None = None
 
 
 @dataclass(slots=True)
@@ -314,6 +321,7 @@ class _Builder:
         self.confidence_bins: Counter[str] = Counter()
         self.start: dict[str, Any] | None = None
         self.finalize: dict[str, Any] | None = None
+        self.detection: dict[str, Any] | None = None
         self.first_time = ""
         self.iterations = 0
         self.last_error: str | None = None
@@ -396,6 +404,10 @@ class _Builder:
             self.start = self.start or e
             title = f"start conversion {out.get('conversion_id', '')}".strip()
             detail = {"source_path": inp.get("source_path"), **(e.get("metadata") or {})}
+        elif kind == "detection":
+            self.detection = e
+            title = f"format: {out.get('format', '?')}"
+            detail = {**out, "reasoning": e.get("reasoning") or []}
         elif kind == "stage":
             changes = (e.get("metadata") or {}).get("state_changes") or {}
             new_state = out.get("new_state") or {}
@@ -557,6 +569,7 @@ class _Builder:
         conversion_id = str(out.get("conversion_id") or self.root.name.removeprefix("conversion_"))
         start_time = str(start.get("time") or self.first_time)
         end_time = self.finalize.get("time") if self.finalize else None
+        detected = (self.detection or {}).get("output_data") or {}
         return Overview(
             conversion_id=conversion_id,
             status=status,
@@ -573,6 +586,11 @@ class _Builder:
             output_bytes=sum(a.size for a in self.artifacts.values()),
             dataset_id=_dataset_id(self.root),
             final_metadata=_dict(fin.get("final_metadata")),
+            recording_format=detected.get("format"),
+            format_method=detected.get("method"),
+            format_confidence=detected.get("confidence"),
+            streams=[str(s) for s in detected.get("streams") or []],
+            converted_stream=_dict(detected.get("source_data")).get("stream_id"),
         )
 
 

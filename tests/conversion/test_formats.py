@@ -38,10 +38,30 @@ def test_detects_spikeglx_with_evidence(write_recording) -> None:
         "synthetic_g0_t0.imec0.ap.meta",
     }
     assert detection.source_data == {"folder_path": str(rec.folder), "stream_id": "imec0.ap"}
+    assert detection.reasoning[-1] == "one stream: imec0.ap"
     record = detection.to_record()
     assert record.source.value == "auto_extracted"
     assert record.evidence == list(detection.matched_files)
     assert json.dumps(record.to_dict())
+
+
+def test_a_spikeglx_run_with_several_streams_records_which_one_is_converted(
+    write_recording,
+) -> None:
+    rec = write_recording("spikeglx")
+    ap = rec.folder / "synthetic_g0_t0.imec0.ap"
+    for stream in ("imec0.lf", "imec1.ap"):  # copies standing in for the other streams
+        other = rec.folder / f"synthetic_g0_t0.{stream}"
+        Path(f"{other}.bin").write_bytes(Path(f"{ap}.bin").read_bytes())
+        meta = Path(f"{ap}.meta").read_text().replace("imec0.ap", stream)
+        Path(f"{other}.meta").write_text(meta)
+    detection = formats.detect_format(rec.folder)
+    assert detection.source_data["stream_id"] == "imec0.ap"
+    assert detection.reasoning[-1] == (
+        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.ap; "
+        "not converted: imec1.ap, imec0.lf"
+    )
+    assert detection.to_record().reasoning[-1] == detection.reasoning[-1]
 
 
 def test_detects_openephys(write_recording) -> None:

@@ -41,6 +41,9 @@ def test_convert_is_tagged_annexed_rerunnable_and_verified(
     root = Path(out.strip().splitlines()[-1])  # the conversion folder is the last line
     assert root == tmp_path / "out" / f"conversion_{fmt}"
     assert git(root, "tag", "-l").split() == [f"conversion-{fmt}"]
+    stream = "; stream imec0.ap" if fmt == "spikeglx" else ""  # the one stream, no others
+    format_line = f"- **Format**: {fmt} (file_patterns, confidence 0.95){stream}\n"
+    assert format_line in (root / "CONVERSION_SUMMARY.md").read_text()
     nwb = root / "outputs" / f"{fmt}.nwb"
     assert nwb.is_symlink() and "annex/objects" in os.readlink(nwb)
     run = git(root, "log", "--format=%H %s", "--grep=^\\[DATALAD RUNCMD\\]").split()

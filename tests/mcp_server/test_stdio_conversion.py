@@ -49,6 +49,7 @@ async def test_full_conversion_only_through_tools(root: Path, tmp_path: Path) ->
         assert cid == "c1" and started["next_tool"] == "detect_format"
         detected = (await do("detect_format", conversion_id=cid)).structured_content
         assert detected["format"] == "spikeglx"
+        assert detected["streams"] == ["imec0.ap"] and detected["converted_stream"] == "imec0.ap"
         metadata = (await do("extract_metadata", conversion_id=cid)).structured_content
         assert "Subject.species" in metadata["needs_review"]
 
