@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
 def convert(
     source: Path = typer.Argument(..., help="Folder of the raw recording."),
     format: str | None = typer.Option(None, "--format", help="Recording format (skip detection)."),
+    stream: str | None = typer.Option(
+        None, "--stream", help="Which stream to convert, e.g. imec0.lf (default: the first AP)."
+    ),
     metadata: Path | None = typer.Option(None, "--metadata", help="YAML or JSON file of metadata."),
     output: Path = typer.Option(
         Path("conversions"), "--output", help="Where conversion_<id>/ goes."
@@ -48,6 +51,7 @@ def convert(
         source,
         output,
         format=format,
+        stream=stream,
         metadata_file=metadata,
         conversion_id=conversion_id,
         input_mode=input_mode,

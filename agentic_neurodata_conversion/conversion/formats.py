@@ -70,8 +70,10 @@ class FormatSpec:
     evidence: tuple[Evidence, ...] = ()
     tested: bool = False  # converted end to end by this project's tests
     check: Callable[[Path, dict[str, Any]], None] | None = None  # up-front integrity check
-    # The recording's streams, the one source_data converts first; None: a single stream.
+    # The recording's streams (id, file), the one source_data converts first; None: one stream.
     streams: Callable[[Sequence[str]], list[tuple[str, str]]] | None = None
+    # source_data for the stream chosen by id (formats with streams).
+    stream_source: Callable[[Path, str, str], dict[str, Any]] | None = None
 
     def install_hint(self) -> str:
         return f'install its readers with `pip install "neuroconv[{self.extra}]"`'
@@ -165,7 +167,10 @@ def _spikeglx_source(folder: Path, files: Sequence[str]) -> dict[str, Any]:
             f"no SpikeGLX stream named <run>_g<N>_t<N>.imec<N>.ap.bin in {folder}",
             "keep the file names SpikeGLX wrote",
         )
-    stream_id, rel = streams[0]
+    return _spikeglx_stream_source(folder, *streams[0])
+
+
+def _spikeglx_stream_source(folder: Path, stream_id: str, rel: str) -> dict[str, Any]:
     return {"folder_path": str((folder / rel).parent), "stream_id": stream_id}
 
 
@@ -317,6 +322,7 @@ FORMATS: dict[str, FormatSpec] = {
             tested=True,
             check=_check_spikeglx,
             streams=_spikeglx_streams,
+            stream_source=_spikeglx_stream_source,
         ),
         FormatSpec(
             "openephys",
@@ -500,11 +506,15 @@ def _match(spec: FormatSpec, files: Sequence[str]) -> tuple[int, list[str]]:
     return groups, matched
 
 
-def detect_format(folder: str | Path, format: str | None = None) -> Detection:
+def detect_format(
+    folder: str | Path, format: str | None = None, stream: str | None = None
+) -> Detection:
     """Detect the recording format of FOLDER (or take FORMAT as given) and check its files.
 
-    Raises UsageError when SOURCE is missing/empty or several formats match equally,
-    ConversionError when nothing is recognisable or the recording is corrupt.
+    STREAM picks one of the recording's streams (default: the format's first, e.g. SpikeGLX's
+    first AP stream). Raises UsageError when SOURCE is missing/empty, several formats match
+    equally or STREAM is not in the recording, ConversionError when nothing is recognisable
+    or the recording is corrupt.
     """
     path, files = check_source_folder(folder)
     scores: list[tuple[float, str, list[str]]] = []
@@ -557,15 +567,34 @@ def detect_format(folder: str | Path, format: str | None = None) -> Detection:
                 f"{len(matched)} file(s) matched",
             ),
         )
-    source_data = spec.source_data(path, files)
+    found = spec.streams(files) if spec.streams else []
+    streams = [stream_id for stream_id, _ in found]
+    if stream is None:
+        source_data = spec.source_data(path, files)
+        chosen = ()
+    else:
+        rel = dict(found).get(stream)
+        if rel is None or spec.stream_source is None:
+            if not streams:
+                raise UsageError(
+                    f"{spec.display_name} recordings have no streams to choose from",
+                    "leave --stream out",
+                )
+            raise UsageError(
+                f"{path} has no stream {stream!r} (its streams: {', '.join(streams)})",
+                "pass one of them to --stream, or leave --stream out for the first",
+            )
+        source_data = spec.stream_source(path, stream, rel)
+        chosen = (f"stream {stream} chosen by the user",)
     if spec.check is not None:
         spec.check(path, source_data)
-    streams = [stream_id for stream_id, _ in spec.streams(files)] if spec.streams else []
     return dataclasses.replace(
         detection,
         source_data=source_data,
         streams=tuple(streams),
-        reasoning=detection.reasoning + _stream_choice(streams, source_data.get("stream_id")),
+        reasoning=detection.reasoning
+        + chosen
+        + _stream_choice(streams, source_data.get("stream_id")),
     )
 
 

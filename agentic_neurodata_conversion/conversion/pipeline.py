@@ -174,19 +174,20 @@ class ConversionPipeline:
             return Path(ref["source"])
         return self.path / ref["path"]
 
-    def detect(self, format: str | None = None) -> Detection:
-        """Detect the recording's format (or take FORMAT) and record how it was decided."""
+    def detect(self, format: str | None = None, stream: str | None = None) -> Detection:
+        """Detect the recording's format (or take FORMAT) and stream (or take STREAM), and
+        record how they were decided."""
         with timing.timed("stage.detect"):
             self._say("detect", "detecting the recording format")
-            detection = formats.detect_format(self.source_folder(), format)
+            detection = formats.detect_format(self.source_folder(), format, stream)
             self.tracker.journal.append(detection.to_record(agent=AGENT))
-            self._state(stage="detect", format=detection.format)
+            self._state(stage="detect", format=detection.format, stream=stream)
         return detection
 
     def _detection(self) -> Detection:
         fmt = self._require("format", "detect", "run the detect stage first")
         # Re-detect on the copy inside the dataset: source paths then point into inputs/.
-        return formats.detect_format(self.input_folder(), fmt)
+        return formats.detect_format(self.input_folder(), fmt, self.state.get("stream"))
 
     def assemble_metadata(
         self, metadata_file: str | Path | None = None, *, checkpoint: bool = True
@@ -198,12 +199,13 @@ class ConversionPipeline:
             self._say("metadata", "reading metadata from the recording")
             user = md.load_user_metadata(metadata_file) if metadata_file else None
             folder, fmt = self.input_folder(), self._require("format", "detect", "detect first")
+            stream = self.state.get("stream")
             if self.worker is not None:
-                job = self.worker.submit(workers.extract, folder, fmt)
+                job = self.worker.submit(workers.extract, folder, fmt, stream)
                 detection, extracted, generated_by = job.result()
                 self.worker.submit(workers.import_validation_libraries)  # during the run
             else:
-                detection, extracted, generated_by = workers.extract(folder, fmt)
+                detection, extracted, generated_by = workers.extract(folder, fmt, stream)
             where = None
             if metadata_file:
                 where = self._keep_user_file(Path(metadata_file))
@@ -420,13 +422,17 @@ class ConversionPipeline:
         self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
 
     def run(
-        self, *, format: str | None = None, metadata_file: str | Path | None = None
+        self,
+        *,
+        format: str | None = None,
+        stream: str | None = None,
+        metadata_file: str | Path | None = None,
     ) -> ConversionResult:
         """Every stage after start; a failure is recorded, finalized as failed, and raised."""
         stage = "detect"
         try:
             with timing.timed("conversion"):
-                self.detect(format)
+                self.detect(format, stream)
                 stage = "metadata"
                 self.assemble_metadata(metadata_file, checkpoint=False)  # the script commits it
                 stage = "script"
@@ -452,6 +458,7 @@ def convert(
     output_dir: str | Path,
     *,
     format: str | None = None,
+    stream: str | None = None,
     metadata_file: str | Path | None = None,
     conversion_id: str | None = None,
     input_mode: str = "auto",
@@ -466,7 +473,7 @@ def convert(
 
         load_user_metadata(metadata_file)  # bad metadata: refuse before creating anything
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
-    formats.detect_format(source, format)
+    formats.detect_format(source, format, stream)
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
         pipeline = ConversionPipeline.start(
             source,
@@ -479,7 +486,7 @@ def convert(
             checkpoint=False,  # run() commits at the script, the run and finalize
         )
         try:
-            return pipeline.run(format=format, metadata_file=metadata_file)
+            return pipeline.run(format=format, stream=stream, metadata_file=metadata_file)
         finally:
             pipeline.tracker.close()
 

@@ -41,13 +41,15 @@ def _ready() -> int:
     return os.getpid()
 
 
-def extract(folder: Path, fmt: str) -> tuple[Detection, list[FieldDecision], bool]:
+def extract(
+    folder: Path, fmt: str, stream: str | None = None
+) -> tuple[Detection, list[FieldDecision], bool]:
     """Detection (paths inside FOLDER), the metadata NeuroConv reads from the recording, and
     whether the installed pynwb writes ``was_generated_by``."""
     from . import formats
     from . import metadata as md
 
-    detection = formats.detect_format(folder, fmt)
+    detection = formats.detect_format(folder, fmt, stream)
     extracted = md.extract_metadata(formats.make_interface(detection), detection)
     return detection, extracted, md.supports_was_generated_by()
 

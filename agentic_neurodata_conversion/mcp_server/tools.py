@@ -62,6 +62,7 @@ RESERVED_STATE = frozenset(
         "input",
         "agent",
         "format",
+        "stream",
         "fields",
         "needs_review",
         "script",
@@ -265,12 +266,19 @@ class ConversionTools:
             str | None,
             Field(description="Take this format instead of detecting it (e.g. 'spikeglx')."),
         ] = None,
+        stream: Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description="Convert this stream (e.g. 'imec0.lf'; default: the first AP stream).",
+            ),
+        ] = None,
     ) -> Detected:
-        """Detect the recording's format from its files (or take the one given) and record how."""
+        """Detect the recording's format from its files (or take the one given), list its streams, and record how. The result names the stream that will be converted."""
 
         def work(p: ConversionPipeline) -> Detected:
             _writable(p)
-            d = p.detect(format)
+            d = p.detect(format, stream)
             return Detected(
                 conversion_id=conversion_id,
                 format=d.format,

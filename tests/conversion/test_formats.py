@@ -45,23 +45,47 @@ def test_detects_spikeglx_with_evidence(write_recording) -> None:
     assert json.dumps(record.to_dict())
 
 
+def add_streams(folder: Path, *streams: str) -> None:
+    """Copies of the synthetic imec0.ap stream standing in for a run's other streams."""
+    ap = folder / "synthetic_g0_t0.imec0.ap"
+    for stream in streams:
+        other = folder / f"synthetic_g0_t0.{stream}"
+        Path(f"{other}.bin").write_bytes(Path(f"{ap}.bin").read_bytes())
+        Path(f"{other}.meta").write_text(Path(f"{ap}.meta").read_text().replace("imec0.ap", stream))
+
+
 def test_a_spikeglx_run_with_several_streams_records_which_one_is_converted(
     write_recording,
 ) -> None:
     rec = write_recording("spikeglx")
-    ap = rec.folder / "synthetic_g0_t0.imec0.ap"
-    for stream in ("imec0.lf", "imec1.ap"):  # copies standing in for the other streams
-        other = rec.folder / f"synthetic_g0_t0.{stream}"
-        Path(f"{other}.bin").write_bytes(Path(f"{ap}.bin").read_bytes())
-        meta = Path(f"{ap}.meta").read_text().replace("imec0.ap", stream)
-        Path(f"{other}.meta").write_text(meta)
+    add_streams(rec.folder, "imec0.lf", "imec1.ap")
     detection = formats.detect_format(rec.folder)
     assert detection.source_data["stream_id"] == "imec0.ap"
+    assert detection.streams == ("imec0.ap", "imec1.ap", "imec0.lf")
     assert detection.reasoning[-1] == (
         "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.ap; "
         "not converted: imec1.ap, imec0.lf"
     )
     assert detection.to_record().reasoning[-1] == detection.reasoning[-1]
+
+    chosen = formats.detect_format(rec.folder, stream="imec0.lf")
+    assert chosen.source_data == {"folder_path": str(rec.folder), "stream_id": "imec0.lf"}
+    assert chosen.reasoning[-2:] == (
+        "stream imec0.lf chosen by the user",
+        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.lf; "
+        "not converted: imec0.ap, imec1.ap",
+    )
+
+
+def test_a_stream_the_recording_lacks_is_refused(write_recording) -> None:
+    rec = write_recording("spikeglx")
+    with pytest.raises(UsageError, match=r"has no stream 'imec9.ap' \(its streams: imec0.ap\)"):
+        formats.detect_format(rec.folder, stream="imec9.ap")
+    oe = write_recording("openephys")
+    with pytest.raises(
+        UsageError, match="^Open Ephys binary recordings have no streams to choose from"
+    ):
+        formats.detect_format(oe.folder, stream="imec0.ap")
 
 
 def test_detects_openephys(write_recording) -> None:

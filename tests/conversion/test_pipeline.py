@@ -16,6 +16,8 @@ from agentic_neurodata_conversion.errors import AncError
 from agentic_neurodata_conversion.provenance.journal import iter_entries, verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
+from .test_formats import add_streams
+
 RunCli = Callable[..., tuple[int, str, str]]
 
 
@@ -71,6 +73,40 @@ def test_convert_is_tagged_annexed_rerunnable_and_verified(
     for op in ("detect_format", "set_metadata_field", "run_conversion", "validate", "finalize"):
         assert op in ops
     assert subprocess.run(["git", "annex", "fsck", "--quiet"], cwd=root).returncode == 0
+
+
+def test_convert_the_stream_the_user_names(
+    tmp_path: Path,
+    write_recording: Callable[..., object],
+    run_cli: RunCli,
+    snapshot: Callable[[Path], tuple[str, ...]],
+) -> None:
+    rec = tmp_path / "rec"
+    write_recording("spikeglx", rec)
+    add_streams(rec, "imec1.ap")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    before = snapshot(tmp_path)
+    code, out, err = run_cli("convert", str(rec), "--output", str(out_dir), "--stream", "imec2.ap")
+    assert (code, out) == (2, "") and err.startswith(f"error: {rec} has no stream 'imec2.ap'")
+    assert snapshot(tmp_path) == before  # refused before anything was created
+
+    code, out, err = run_cli(
+        "convert", str(rec), "--output", str(out_dir), "--id", "s", "--stream", "imec1.ap"
+    )
+    assert code == 0, err
+    root = out_dir / "conversion_s"
+    summary = (root / "CONVERSION_SUMMARY.md").read_text()
+    assert "; stream imec1.ap, not converted: imec0.ap\n" in summary
+    detect = next(
+        e
+        for e in iter_entries(root / "provenance" / "journal")
+        if e["operation"] == "detect_format"
+    )
+    assert detect["output_data"]["source_data"]["stream_id"] == "imec1.ap"
+    assert "stream imec1.ap chosen by the user" in detect["reasoning"]
+    # The script's inputs name that stream, so a rerun converts it too.
+    assert '"stream_id": "imec1.ap"' in (root / "scripts" / "metadata.json").read_text()
 
 
 def test_status_lists_conversions(
