@@ -1,4 +1,4 @@
-"""Human-readable sizes, one format for every front end."""
+"""Human-readable sizes: binary units for files and datasets, decimal for storage reports."""
 
 from __future__ import annotations
 
@@ -11,3 +11,12 @@ def binary_size(n: float) -> str:
             return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def decimal_size(n: float) -> str:
+    """Bytes in decimal units, as disks are sold: ``512 B``, ``1.5 kB``, ``3.2 TB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

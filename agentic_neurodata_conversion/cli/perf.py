@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..units import decimal_size
 from .output import print_json
 
 perf_app = typer.Typer(
@@ -67,8 +68,6 @@ def report(
 
 
 def _render_report(r: dict[str, Any]) -> None:
-    from ..monitoring.dashboard import human_bytes
-
     echo = typer.echo
     thr = r["throughput"]
     echo(
@@ -92,12 +91,12 @@ def _render_report(r: dict[str, Any]) -> None:
                 )
     t = r["storage"]["totals"]
     echo(
-        f"storage: git {human_bytes(t['git_bytes'])}, annexed {human_bytes(t['annexed_bytes'])} "
-        f"({human_bytes(t['present_bytes'])} present)"
+        f"storage: git {decimal_size(t['git_bytes'])}, annexed {decimal_size(t['annexed_bytes'])} "
+        f"({decimal_size(t['present_bytes'])} present)"
     )
     for rec in r["recommendations"]:
         saving = (
-            human_bytes(rec["saving"])
+            decimal_size(rec["saving"])
             if rec["unit"] == "bytes"
             else f"{rec['saving']:.2f} {rec['unit']}"
         )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..units import decimal_size
 from .output import print_json
 
 storage_app = typer.Typer(
@@ -22,12 +23,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def register(app: typer.Typer) -> None:
     app.add_typer(storage_app, name="storage")
-
-
-def _size(n: float) -> str:
-    from ..monitoring.dashboard import human_bytes
-
-    return human_bytes(n)
 
 
 @storage_app.command()
@@ -55,32 +50,36 @@ def _render_analysis(r: dict[str, Any]) -> None:
         f"{r['development_datasets']} development), scanned in {r['seconds']} s"
     )
     echo(
-        f"  git:      {t['git_files']} files, {_size(t['git_bytes'])} in HEAD, "
-        f"{_size(t['git_store_bytes'])} store on disk"
+        f"  git:      {t['git_files']} files, {decimal_size(t['git_bytes'])} in HEAD, "
+        f"{decimal_size(t['git_store_bytes'])} store on disk"
     )
     echo(
-        f"  annexed:  {t['annexed_files']} files, {_size(t['annexed_bytes'])}: "
-        f"{t['present_files']} present ({_size(t['present_bytes'])}), "
-        f"{t['absent_files']} absent ({_size(t['absent_bytes'])})"
+        f"  annexed:  {t['annexed_files']} files, {decimal_size(t['annexed_bytes'])}: "
+        f"{t['present_files']} present ({decimal_size(t['present_bytes'])}), "
+        f"{t['absent_files']} absent ({decimal_size(t['absent_bytes'])})"
     )
     echo(
         f"  unreferenced annex objects: {t['unreferenced_objects']} "
-        f"({_size(t['unreferenced_bytes'])})"
+        f"({decimal_size(t['unreferenced_bytes'])})"
     )
-    echo(f"  temporary files: {t['temporary_files']} ({_size(t['temporary_bytes'])})")
+    echo(f"  temporary files: {t['temporary_files']} ({decimal_size(t['temporary_bytes'])})")
     echo(
         f"  duplicate content: {t['duplicate_groups']} group(s), "
-        f"{_size(t['duplicate_saving_bytes'])} saved by a shared store or hardlinks"
+        f"{decimal_size(t['duplicate_saving_bytes'])} saved by a shared store or hardlinks"
     )
     if r["largest_files"]:
         echo("largest files:")
         for f in r["largest_files"]:
             state = "" if f["present"] else ", absent"
-            echo(f"  {_size(f['size']):>10}  {f['dataset']}/{f['path']} ({f['where']}{state})")
+            echo(
+                f"  {decimal_size(f['size']):>10}  {f['dataset']}/{f['path']} ({f['where']}{state})"
+            )
     if r["duplicates"]:
         echo("duplicates:")
         for d in r["duplicates"][:10]:
-            echo(f"  {_size(d['size']):>10} x{d['copies']}  in {', '.join(d['datasets'][:4])}")
+            echo(
+                f"  {decimal_size(d['size']):>10} x{d['copies']}  in {', '.join(d['datasets'][:4])}"
+            )
     for p in r["problems"]:
         echo(f"problem: {p}", err=True)
 
@@ -114,12 +113,16 @@ def cleanup(
         verb = "removed" if apply else "would remove"
         for f in result["temporary_files"]:
             mark = verb if f["removed"] or not apply else "kept"
-            typer.echo(f"{mark}: {f['dataset']}/{f['path']} ({_size(f['size'])})")
+            typer.echo(f"{mark}: {f['dataset']}/{f['path']} ({decimal_size(f['size'])})")
         for o in result["unused_objects"] or []:
             mark = verb if o["removed"] or not apply else "kept"
-            typer.echo(f"{mark}: {o['dataset']} {o['kind']} object {o['key']} ({_size(o['size'])})")
+            typer.echo(
+                f"{mark}: {o['dataset']} {o['kind']} object {o['key']} ({decimal_size(o['size'])})"
+            )
         total = result["freed_bytes"] if apply else result["found_bytes"]
-        typer.echo(f"{verb} {_size(total)} in total" + ("" if apply else "; rerun with --apply"))
+        typer.echo(
+            f"{verb} {decimal_size(total)} in total" + ("" if apply else "; rerun with --apply")
+        )
         for e in result["errors"]:
             typer.echo(f"problem: {e}", err=True)
     if result["errors"] and apply:

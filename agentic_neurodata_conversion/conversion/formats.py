@@ -569,23 +569,24 @@ def detect_format(
         )
     found = spec.streams(files) if spec.streams else []
     streams = [stream_id for stream_id, _ in found]
-    if stream is None:
-        source_data = spec.source_data(path, files)
-        chosen = ()
-    else:
-        rel = dict(found).get(stream)
-        if rel is None or spec.stream_source is None:
-            if not streams:
-                raise UsageError(
-                    f"{spec.display_name} recordings have no streams to choose from",
-                    "leave --stream out",
-                )
+    chosen: tuple[str, ...] = ()
+    if stream is not None and spec.stream_source is None:
+        raise UsageError(
+            f"{spec.display_name} recordings have no streams to choose from", "leave --stream out"
+        )
+    if found and spec.stream_source is not None:
+        wanted = stream or streams[0]
+        rel = dict(found).get(wanted)
+        if rel is None:
             raise UsageError(
-                f"{path} has no stream {stream!r} (its streams: {', '.join(streams)})",
+                f"{path} has no stream {wanted!r} (its streams: {', '.join(streams)})",
                 "pass one of them to --stream, or leave --stream out for the first",
             )
-        source_data = spec.stream_source(path, stream, rel)
-        chosen = (f"stream {stream} chosen by the user",)
+        source_data = spec.stream_source(path, wanted, rel)
+        if stream is not None:
+            chosen = (f"stream {stream} chosen by the user",)
+    else:  # a single-stream format, or no stream at all (its builder says what is missing)
+        source_data = spec.source_data(path, files)
     if spec.check is not None:
         spec.check(path, source_data)
     return dataclasses.replace(
@@ -600,9 +601,9 @@ def detect_format(
 
 def _stream_choice(streams: Sequence[str], chosen: str | None) -> tuple[str, ...]:
     """Which of the recording's streams is converted, and which are not: for the record."""
-    others = [s for s in streams if s != chosen]
     if not streams:
         return ()
+    others = [s for s in streams if s != chosen]
     if not others:
         return (f"one stream: {chosen}",)
     return (

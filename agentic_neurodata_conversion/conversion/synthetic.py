@@ -56,10 +56,6 @@ class SyntheticRecording:
     def seconds(self) -> float:
         return self.samples / self.sampling_rate
 
-    @property
-    def nbytes(self) -> int:
-        return sum(p.stat().st_size for p in self.files)
-
 
 def _chunks(samples: int, columns: int, seed: int) -> Iterator[np.ndarray]:
     """Seeded int16 blocks of shape (n, columns) covering ``samples`` rows in order."""

@@ -24,6 +24,7 @@ from .. import timing
 from ..datalad_layer import dataset as dsops
 from ..datalad_layer.integrity import git_dir, list_subdatasets
 from ..errors import DataLadError, UsageError
+from ..provenance.inputs import copy_into
 from .repository import (
     INPUT_DATA,
     DataLadRepositoryManager,
@@ -251,11 +252,7 @@ def staging_area(root: Path) -> Iterator[Path]:
 def _copy_in(source: Path, build: Path) -> None:
     """Copy SOURCE (file or folder) to BUILD/; unreadable parts raise UsageError."""
     try:
-        if source.is_dir():
-            shutil.copytree(source, build, ignore=shutil.ignore_patterns(".git"))
-        else:
-            build.mkdir()
-            shutil.copy2(source, build / source.name)
+        copy_into(source, build)
     except (OSError, shutil.Error) as exc:
         raise UsageError(
             f"cannot copy {source}: {_first_error(exc)}", "check that every file in it can be read"

@@ -84,6 +84,14 @@ provenance/** annex.largefiles=nothing
 RULES_MARKER = DEVELOPMENT_RULES.splitlines()[0]
 
 
+def key_size(key: str) -> int | None:
+    """The ``-s<bytes>`` field of a git-annex key, when it has one."""
+    for part in key.split("--", 1)[0].split("-")[1:]:
+        if part[:1] == "s" and part[1:].isdigit():
+            return int(part[1:])
+    return None
+
+
 @cache
 def available_backends() -> frozenset[str]:
     runtime.ensure_git_annex_on_path()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timing
 from ..errors import DataLadError, UsageError
 from . import dataset as dsops
+from .annex import key_size
 
 if TYPE_CHECKING:
     from datalad.api import Dataset
@@ -246,14 +247,6 @@ class AnnexedFile:
     size: int | None
     locked: bool
     object_path: Path | None
-
-
-def key_size(key: str) -> int | None:
-    """The ``-s<bytes>`` field of a git-annex key, when it has one."""
-    for part in key.split("--", 1)[0].split("-")[1:]:
-        if part[:1] == "s" and part[1:].isdigit():
-            return int(part[1:])
-    return None
 
 
 def annexed_files(root: Path) -> Iterator[AnnexedFile]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..units import decimal_size
 from . import health, storage
 from .metrics import (
     MB,
@@ -254,14 +255,6 @@ class PerformanceDashboard:
 # ---------------------------------------------------------------------------- HTML
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def sec(v: float) -> str:
     return f"{v:.2f} s"
 
@@ -439,7 +432,7 @@ def render_html(report: dict[str, Any]) -> str:
             [
                 [
                     r["title"],
-                    human_bytes(r["saving"])
+                    decimal_size(r["saving"])
                     if r["unit"] == "bytes"
                     else f"{r['saving']:.2f} {r['unit']}",
                     r["basis"],
@@ -518,7 +511,7 @@ def render_html(report: dict[str, Any]) -> str:
         "<h2>Storage</h2>",
         f"<p>{store['datasets']} dataset(s): {store['conversion_datasets']} conversion, "
         f"{store['development_datasets']} development; scanned in {store['seconds']} s.</p>",
-        bar_chart("chart-storage", "Storage by kind", storage_kinds, human_bytes),
+        bar_chart("chart-storage", "Storage by kind", storage_kinds, decimal_size),
         "<h3>Largest files</h3>",
         _rows(
             ["dataset", "path", "size", "where", "present"],
@@ -526,7 +519,7 @@ def render_html(report: dict[str, Any]) -> str:
                 [
                     f["dataset"],
                     f["path"],
-                    human_bytes(f["size"]),
+                    decimal_size(f["size"]),
                     f["where"],
                     "yes" if f["present"] else "no",
                 ]
@@ -539,9 +532,9 @@ def render_html(report: dict[str, Any]) -> str:
             [
                 [
                     d["content"][:40] + "...",
-                    human_bytes(d["size"]),
+                    decimal_size(d["size"]),
                     d["copies"],
-                    human_bytes(d["saving_bytes"]),
+                    decimal_size(d["saving_bytes"]),
                     ", ".join(d["datasets"][:5]),
                 ]
                 for d in store["duplicates"][:20]

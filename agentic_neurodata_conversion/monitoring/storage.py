@@ -45,12 +45,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import runtime
+from ..datalad_layer.annex import key_size
 from ..errors import DataLadError, UsageError
 from ..timing import timed
 
 TEMP_PATTERNS = ("*.tmp", "*.temp", "*.bak", "*.swp", "*.swo", "*~", ".~lock*")
 POINTER_MAX = 1024  # bytes; annex pointer files (unlocked annexed files) are far smaller
-_KEY_SIZE = re.compile(r"-s(\d+)(?:-|$)")
 _HASH_BACKENDS = re.compile(
     r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA3_\d+|SKEIN\d+|"
     r"BLAKE2\w*|BLAKE3_256|XXH3)E?$"
@@ -59,12 +59,6 @@ ANNEX_DIRS = ("tmp", "bad")  # under .git/annex: partial transfers, corrupt obje
 
 
 # ---------------------------------------------------------------------------- keys
-
-
-def key_size(key: str) -> int | None:
-    """The size encoded in an annex key (``-s1234``), if any."""
-    m = _KEY_SIZE.search(key.split("--", 1)[0])
-    return int(m.group(1)) if m else None
 
 
 def content_id(key: str) -> str | None:

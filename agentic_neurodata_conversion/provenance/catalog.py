@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..datalad_layer.annex import key_size
 from ..errors import UsageError
 from .tracker import CONVERSION_FILE, STATE_FILE
-
-_KEY_SIZE = re.compile(r"-s(\d+)--")
 
 
 @dataclass
@@ -69,9 +67,9 @@ def _nwb_sizes(outputs: Path) -> tuple[list[str], int]:
             continue
         names.append(entry.name)
         if entry.is_symlink():
-            match = _KEY_SIZE.search(os.readlink(entry.path))
-            if match:
-                total += int(match.group(1))
+            size = key_size(os.path.basename(os.readlink(entry.path)))
+            if size is not None:
+                total += size
                 continue
         with contextlib.suppress(OSError):
             total += entry.stat().st_size

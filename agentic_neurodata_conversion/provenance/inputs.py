@@ -176,14 +176,19 @@ def _as_reference(
     )
 
 
+def copy_into(source: Path, folder: Path) -> None:
+    """Create FOLDER holding SOURCE: a folder's tree (without ``.git``), or a file in it."""
+    if source.is_dir():
+        shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".git"))
+    else:
+        folder.mkdir()
+        shutil.copy2(source, folder / source.name)
+
+
 def _as_copy(root: Path, source: Path, files: list[Path], target: Path, name: str) -> InputRef:
     tmp = target.with_name(f".{name}.anc-partial")
     try:
-        if source.is_dir():
-            shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(".git"))
-        else:
-            tmp.mkdir()
-            shutil.copy2(source, tmp / source.name)
+        copy_into(source, tmp)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
