@@ -37,6 +37,18 @@ class DataLadError(AncError):
     """A DataLad/git/git-annex operation failed."""
 
 
+class LockHeld(DataLadError):
+    """A git lock file is held by a live process (``datalad_layer.locks``).
+
+    ``locks`` are the held locks, ``removed`` the stale ones removed before giving up.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.locks: list = []
+        self.removed: list = []
+
+
 class IntegrityError(AncError):
     """A dataset or journal failed an integrity check."""
 
@@ -49,3 +61,40 @@ class ProvenanceError(AncError):
 
 class ConversionError(AncError):
     """A conversion step failed (format detection, NeuroConv, validation)."""
+
+
+class Interrupted(AncError):
+    """SIGINT or SIGTERM ended a long command; ``message`` says where and how to go on."""
+
+    exit_code = 130
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DiskFull(AncError):
+    """A write ran out of space; ``message`` names the folder and the space needed."""
+
+    exit_code = 5
+
+
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True when EXC, or an error it was raised from, says the disk (or quota) is full.
+
+    Disk full arrives in many shapes: OSError ENOSPC, shutil.Error's list of per-file
+    errors, and the stderr line of a git, git-annex or HDF5 failure quoted in a message.
+    """
+    import errno
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(exc) for text in _NO_SPACE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

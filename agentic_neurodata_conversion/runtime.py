@@ -42,9 +42,17 @@ def ensure_git_annex_on_path() -> str:
 
 
 def _git_config(key: str) -> str | None:
+    """KEY from the user's and the system's git config, never from a repository's.
+
+    Asked from inside a dataset, plain ``git config`` would find the local identity we write
+    into datasets when the machine has none, and the fallback would then be missing from
+    everything else (a ``datalad rerun`` in a fresh clone fails with "Author identity
+    unknown"). A GIT_DIR that does not exist leaves only the global and system files.
+    """
+    env = {**os.environ, "GIT_DIR": os.devnull + "/no-repository"}
     try:
         out = subprocess.run(
-            ["git", "config", "--get", key], capture_output=True, text=True, check=False
+            ["git", "config", "--get", key], capture_output=True, text=True, check=False, env=env
         )
     except FileNotFoundError as exc:
         raise EnvironmentProblem("git is not installed", "install git and retry") from exc

@@ -48,6 +48,27 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
 
 
 @pytest.fixture
+def bare_env() -> Callable[[Path], dict[str, str]]:
+    """Callable: the environment of a fresh user calling .venv/bin/anc with HOME at the
+    given folder: no venv on PATH, no git identity or config."""
+
+    def make(home: Path) -> dict[str, str]:
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GIT_", "VIRTUAL_ENV", "DATALAD_"))
+        }
+        return keep | {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home),
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
+
+    return make
+
+
+@pytest.fixture
 def snapshot() -> Callable[[Path], tuple[str, ...]]:
     """Callable: a fingerprint of a folder (commit, git status, file list) to prove no writes."""
 

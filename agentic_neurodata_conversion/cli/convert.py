@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..units import binary_size
 from .output import print_json, stage_printer
 
+if TYPE_CHECKING:
+    from ..conversion.pipeline import ConversionResult
+
 INPUT_MODES = ("auto", "subdataset", "reference", "copy")
 
 
 def register(app: typer.Typer) -> None:
     app.command("convert")(convert)
+    app.command("resume")(resume)
+    app.command("discard")(discard)
     app.command("verify")(verify)
     app.command("status")(status)
     app.command("show")(show)
@@ -57,6 +63,12 @@ def convert(
         input_mode=input_mode,
         progress=None if as_json else stage_printer(),
     )
+    _print_result(result, as_json)
+
+
+def _print_result(result: ConversionResult, as_json: bool) -> None:
+    if result.registration_problem:
+        typer.echo(f"warning: {result.registration_problem}", err=True)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -69,18 +81,55 @@ def convert(
         raise typer.Exit(1)
 
 
-def verify(conversion: Path = typer.Argument(..., help="A conversion_<id> folder.")) -> None:
-    """Re-execute the recorded run in a temporary clone; exit 0 only if the outputs match."""
-    from ..conversion.pipeline import verify_conversion
+def resume(
+    conversion: Path = typer.Argument(..., help="An interrupted conversion_<id> folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Go on with an interrupted conversion from the first stage it had not completed."""
+    from ..conversion.resume import resume as run_resume
 
-    result = verify_conversion(conversion)
-    for item in result.outputs:
-        state = "identical" if item.same else "DIFFERS"
-        typer.echo(f"{state}: {item.path} (recorded {item.recorded}, re-executed {item.rerun})")
-    if not result.identical:
-        typer.echo(f"error: re-execution differs for {', '.join(result.differing)}", err=True)
+    _print_result(run_resume(conversion, progress=None if as_json else stage_printer()), as_json)
+
+
+def discard(
+    conversion: Path = typer.Argument(..., help="A conversion_<id> folder that did not complete."),
+) -> None:
+    """Delete an interrupted or failed conversion (a completed one is refused)."""
+    from ..conversion.resume import discard as run_discard
+
+    typer.echo(f"discarded {run_discard(conversion)}")
+
+
+def verify(
+    conversion: Path = typer.Argument(..., help="A conversion_<id> folder (or `.` inside it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each check's result as JSON."),
+) -> None:
+    """Check the journal, the outputs at HEAD and in the work tree, and re-execute the recorded
+    run in a temporary clone; exit 0 only if everything matches."""
+    from ..conversion.verify import verify as run_verify
+
+    report = run_verify(conversion)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        for name, check in report.checks.items():
+            typer.echo(
+                f"{name}: {'ok' if check.ok else 'FAILED'}"
+                + (f" ({check.detail})" if check.detail else "")
+            )
+            for problem in check.problems:
+                typer.echo(f"  {problem}")
+    if not report.ok:
+        if not as_json:
+            count = len(report.problems)
+            typer.echo(
+                f"error: {count} difference{'s' if count > 1 else ''}: what you have is not "
+                "what the recorded run makes, or its record is not intact (see above)",
+                err=True,
+            )
         raise typer.Exit(1)
-    typer.echo(f"verified: re-executing {result.commit[:10]} reproduces every output")
+    if not as_json:
+        typer.echo(f"verified: re-executing {report.run_commit[:10]} reproduces every output")
 
 
 def status(

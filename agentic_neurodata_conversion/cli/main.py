@@ -15,7 +15,8 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 
-from ..errors import AncError
+from .. import interrupts
+from ..errors import AncError, Interrupted
 
 # Each module defines `register(app)`; the order here is the order in `anc --help`.
 COMMAND_MODULES = ("demo", "convert", "dev", "check", "report", "storage", "perf", "mcp")
@@ -55,6 +56,14 @@ def _usage_hint(exc: ClickException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    handlers = interrupts.install()
+    try:
+        return _run(args, debug)
+    finally:
+        interrupts.restore(handlers)
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         # default_map: typer would otherwise import pydantic (~80 ms) to resolve the root
         # `help` option whenever a group is named, pushing `anc <group> --help` past 0.3 s.
@@ -67,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         return _fail("aborted", 130)
     except KeyboardInterrupt:
+        if debug:
+            raise
         return _fail("interrupted", 130)
+    except Interrupted as exc:  # one line that says where it stopped and how to go on
+        if debug:
+            raise
+        print(exc.message, file=sys.stderr)
+        return exc.exit_code
     except AncError as exc:
         if debug:
             raise

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import timing
+from .. import interrupts, timing
 from ..datalad_layer.dataset import (
     API_OPTIONS,
     FAILED,
@@ -32,8 +31,10 @@ from ..datalad_layer.dataset import (
     git,
     is_dataset,
     message_of,
+    remove_tree,
     save,
 )
+from ..datalad_layer.locks import clear_stale_locks
 from ..errors import ConversionError, DataLadError, UsageError
 from .script import METADATA_NAME
 
@@ -249,18 +250,6 @@ def run_conversion(
     return RunResult(commit, record, content_ids(root, commit, list(outputs)), seconds)
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove a clone; annex makes some folders read-only. Symlinks are never followed."""
-
-    def retry(func: Any, target: str, _exc_info: Any) -> None:
-        parent = os.path.dirname(target)
-        if not os.path.islink(parent):
-            os.chmod(parent, 0o755)
-        func(target)
-
-    shutil.rmtree(path, onerror=retry)
-
-
 def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
     """Re-execute the run COMMIT in an ephemeral clone and compare its outputs' content ids.
 
@@ -277,6 +266,7 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
     workdir = Path(tempfile.mkdtemp(prefix="anc-verify-"))
     clone = workdir / "clone"
     started = time.perf_counter()
+    spare = interrupts.current_children()
     try:
         with timing.timed("datalad.clone"):
             cloned = dl().clone(
@@ -306,5 +296,12 @@ def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
             new_commit=after if after != before else None,
             seconds=time.perf_counter() - started,
         )
+    except KeyboardInterrupt:
+        with interrupts.shielded():  # the rerun's script may still write into the clone
+            interrupts.end_children(spare)
+            remove_tree(workdir)
+            clear_stale_locks(root)  # the clone shares the dataset's annex
+        raise
     finally:
-        _remove_tree(workdir)
+        if workdir.exists():
+            remove_tree(workdir)

@@ -369,6 +369,11 @@ def load_user_metadata(path: str | Path) -> UserMetadata:
         text = path.read_text()
     except OSError as exc:
         raise UsageError(f"cannot read metadata file {path}: {exc.strerror}", hint) from exc
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"metadata file {path} is not a text file (not UTF-8)",
+            "give a YAML or JSON text file with NWBFile, Subject, ... sections",
+        ) from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

@@ -9,6 +9,7 @@ pipeline_state.json, so a pipeline reopens from its conversion folder at any sta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -17,12 +18,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .. import timing
-from ..errors import AncError, ConversionError, UsageError
+from .. import interrupts, timing
+from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
+from ..names import check_name
 from ..provenance.records import ConfidenceLevel, ProvenanceSource
-from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder
+from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder, is_conversion
+from ..units import binary_size
 from . import formats, workers
 from .workers import HeavyWorker
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str, str], None]  # (stage, message)
 AGENT = "conversion_pipeline"
 SCRIPT = "scripts/convert.py"
+# The stages in order; the pipeline state's ``stage`` names the last one completed.
+STAGES = ("start", "detect", "metadata", "script", "convert", "validate", "finalize")
 USER_METADATA_COPY = "inputs/user-metadata"
 
 
@@ -54,6 +59,7 @@ class ConversionResult:
     validation: dict[str, Any] | None
     evaluation_passed: bool | None
     reason: str | None
+    registration_problem: str | None = None  # not (fully) registered in its superdataset
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +71,7 @@ class ConversionResult:
             "validation": self.validation,
             "evaluation_passed": self.evaluation_passed,
             "reason": self.reason,
+            "registration_problem": self.registration_problem,
         }
 
 
@@ -81,6 +88,8 @@ class ConversionPipeline:
         self.progress = progress or (lambda stage, message: None)
         # With a worker, NeuroConv/pynwb work runs there (see workers.py); else in-process.
         self.worker = worker
+        # Processes that were running before this pipeline: an interruption spares them.
+        self.spare_children: frozenset[int] = frozenset()
 
     # ------------------------------------------------------------------ start / open
 
@@ -98,30 +107,44 @@ class ConversionPipeline:
         monitor: bool = False,
         monitor_interval_s: float = 1.0,
         checkpoint: bool = True,
+        request: dict[str, Any] | None = None,
+        spare_children: frozenset[int] = frozenset(),
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in.
 
         MONITOR times every step and samples resources until finalize; its timings are
         process-wide, so use it only where one conversion runs in the process (`convert()`),
-        not in a server holding several conversions open.
+        not in a server holding several conversions open. REQUEST (what the user asked:
+        format, stream, metadata file, input mode) is kept in the state so that an
+        interrupted conversion can be resumed.
         """
         folder, files = formats.check_source_folder(source)
         folder = folder.absolute()
         output = Path(output_dir).absolute()
-        if output == folder or output.is_relative_to(folder):
-            raise UsageError(
-                f"the output folder {output} is inside the source recording {folder}",
-                "choose an output folder outside the recording (the source is never written to)",
-            )
-        conversion_id = conversion_id or default_conversion_id(folder)
+        check_locations(folder, output)
+        if conversion_id is None:
+            conversion_id = default_conversion_id(folder)
         target = conversion_folder(output, conversion_id)
-        if folder.is_relative_to(target):
-            raise UsageError(f"the source {folder} is inside the conversion folder", "move it out")
+        existed = target.exists()
         with timing.timed("stage.start"):
-            tracker = ConversionProvenanceTracker(
-                conversion_id, output, source_path=folder, checkpoint=False
-            )
+            try:
+                tracker = ConversionProvenanceTracker(
+                    conversion_id, output, source_path=folder, checkpoint=False
+                )
+            except BaseException as exc:
+                if not isinstance(exc, KeyboardInterrupt) and not is_disk_full(exc):
+                    raise
+                with interrupts.shielded():
+                    interrupts.end_children(spare_children)
+                    _remove_unfinished(target, existed)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise Interrupted(
+                        "interrupted during start, before the conversion dataset was complete; "
+                        f"nothing was kept: run the conversion again ({target} was removed)"
+                    ) from None
+                raise _disk_full_error(output, "start", 0, None) from None
         self = cls(tracker, progress, worker)
+        self.spare_children = spare_children
         try:
             if monitor:
                 from ..monitoring.metrics import ConversionMonitor
@@ -130,18 +153,29 @@ class ConversionPipeline:
                 watcher = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
                 watcher.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
             self._say("start", f"conversion {conversion_id} in {tracker.path}")
-            ref = tracker.add_input(folder, mode=input_mode, name=folder.name, commit=False)
-            self._state(stage="start", input=ref.to_dict(), agent=agent)
-            if checkpoint:  # else the next stage's commit includes the start
-                tracker.checkpoint(f"start conversion of {folder.name} (input: {ref.mode})")
+            self._state(request={"input_mode": input_mode, **(request or {})}, agent=agent)
+            self.add_input(folder, input_mode, checkpoint=checkpoint)
+        except KeyboardInterrupt:
+            self.interrupted("start")
         except BaseException as exc:
+            if is_disk_full(exc):
+                self.stopped_by_full_disk("start", exc)
             self.fail(exc, "start")
             raise
         return self
 
+    def add_input(self, folder: Path, input_mode: str, *, checkpoint: bool = True) -> None:
+        """The start stage's work after the dataset exists: bring the recording in."""
+        ref = self.tracker.add_input(folder, mode=input_mode, name=folder.name, commit=False)
+        self._state(stage="start", input=ref.to_dict())
+        if checkpoint:  # else the next stage's commit includes the start
+            self.tracker.checkpoint(f"start conversion of {folder.name} (input: {ref.mode})")
+
     @classmethod
-    def open(cls, path: str | Path, progress: Progress | None = None) -> ConversionPipeline:
-        return cls(ConversionProvenanceTracker.open(path), progress)
+    def open(
+        cls, path: str | Path, progress: Progress | None = None, worker: HeavyWorker | None = None
+    ) -> ConversionPipeline:
+        return cls(ConversionProvenanceTracker.open(path), progress, worker)
 
     @property
     def path(self) -> Path:
@@ -409,6 +443,7 @@ class ConversionPipeline:
             validation=state.get("validation_counts"),
             evaluation_passed=state.get("evaluation_passes"),
             reason=reason or self.tracker.session.error,
+            registration_problem=self.tracker.registration_problem,
         )
 
     def fail(self, error: BaseException, stage: str) -> None:
@@ -421,36 +456,147 @@ class ConversionPipeline:
         self.tracker.record_error(error, stage=stage, outcome="conversion failed")
         self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
 
+    def next_stage(self) -> str:
+        """The first stage not yet completed."""
+        done = self.state.get("stage")
+        if "input" not in self.state or done not in STAGES:
+            return "start"
+        return STAGES[min(STAGES.index(done) + 1, len(STAGES) - 1)]
+
     def run(
         self,
         *,
         format: str | None = None,
         stream: str | None = None,
         metadata_file: str | Path | None = None,
+        from_stage: str = "detect",
     ) -> ConversionResult:
-        """Every stage after start; a failure is recorded, finalized as failed, and raised."""
-        stage = "detect"
+        """Every stage from FROM_STAGE on; a failure is recorded, finalized as failed, and
+        raised; an interruption (SIGINT, SIGTERM) leaves the conversion resumable."""
+        steps: dict[str, Callable[[], object]] = {
+            "detect": lambda: self.detect(format, stream),
+            # the script stage commits the metadata; finalize commits the reports
+            "metadata": lambda: self.assemble_metadata(metadata_file, checkpoint=False),
+            "script": self.write_script,
+            "convert": self.convert,
+            "validate": lambda: self.validate(checkpoint=False),
+        }
+        stage = from_stage
         try:
             with timing.timed("conversion"):
-                self.detect(format, stream)
-                stage = "metadata"
-                self.assemble_metadata(metadata_file, checkpoint=False)  # the script commits it
-                stage = "script"
-                self.write_script()
-                stage = "convert"
-                self.convert()
-                stage = "validate"
-                self.validate(checkpoint=False)  # finalize commits the reports
+                for stage in STAGES[STAGES.index(from_stage) : -1]:
+                    steps[stage]()
                 stage = "finalize"
                 return self.finalize()
+        except KeyboardInterrupt:
+            self.interrupted(stage)
         except BaseException as exc:
+            if is_disk_full(exc):
+                self.stopped_by_full_disk(stage, exc)
             self.fail(exc, stage)
-            if isinstance(exc, AncError | KeyboardInterrupt):
+            if isinstance(exc, AncError):
                 raise
             raise ConversionError(
                 f"{stage} failed: {type(exc).__name__}: {exc}",
                 f"the conversion was finalized as failed; see {self.path / 'CONVERSION_SUMMARY.md'}",
             ) from exc
+
+    def interrupted(self, stage: str) -> NoReturn:
+        """End the workers, clear what killed git processes left, drop partial outputs, and
+        record the interruption with its stage; raise ``Interrupted`` saying how to go on."""
+        self._stop(stage, interrupts.last_signal())
+        where = self.path
+        raise Interrupted(
+            f"interrupted during {stage}; resume with `anc resume {where}` "
+            f"(or discard it with `anc discard {where}`)"
+        )
+
+    def stopped_by_full_disk(self, stage: str, error: BaseException) -> NoReturn:
+        """Like an interruption (resumable once there is space), raised as ``DiskFull``."""
+        # No room even for the record: the journal keeps what it had, and reopen recovers.
+        with contextlib.suppress(AncError, OSError):
+            self._stop(stage, "disk full")
+        needed = self._space_needed(stage)
+        raise _disk_full_error(self.path, stage, needed, self.path) from error
+
+    def _stop(self, stage: str, cause: str) -> None:
+        with interrupts.shielded():
+            interrupts.end_children(self.spare_children)
+            removed = self.remove_partial_outputs()
+            self.tracker.mark_interrupted(stage, cause, removed)
+
+    def _space_needed(self, stage: str) -> int:
+        """What STAGE writes at most: a copy of the recording when it is copied in, about
+        the recording's size for the NWB file; 0 when not known."""
+        ref = self.state.get("input") or {}
+        source_bytes = ref.get("bytes") or _tree_bytes(self.source_folder())
+        if stage == "start":
+            mode = ref.get("mode") or (self.state.get("request") or {}).get("input_mode")
+            return source_bytes if mode == "copy" else 0
+        return source_bytes if stage == "convert" else 0
+
+    def remove_partial_outputs(self) -> list[str]:
+        """Files under outputs/ that no commit holds: half-written by an interrupted run."""
+        from ..datalad_layer.dataset import untracked_files
+
+        removed = untracked_files(self.path, "outputs")
+        for rel in removed:
+            (self.path / rel).unlink(missing_ok=True)
+        return removed
+
+
+def check_locations(source: Path, output: Path) -> None:
+    """Refuse an output folder that would nest the conversion in the recording, the
+    recording in the conversions, or a conversion inside another conversion's dataset."""
+    source, output = source.resolve(), output.resolve()
+    if output == source or output.is_relative_to(source):
+        raise UsageError(
+            f"the output folder {output} is inside the source recording {source}",
+            "choose an output folder outside the recording (the source is never written to)",
+        )
+    if source.is_relative_to(output):
+        raise UsageError(
+            f"the source recording {source} is inside the output folder {output}",
+            "keep recordings and conversions apart: choose another --output",
+        )
+    for probe in (output, *output.parents):
+        if is_conversion(probe):
+            raise UsageError(
+                f"the output folder {output} is inside the conversion dataset {probe}",
+                "choose an output folder outside every conversion (not in its inputs/)",
+            )
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _disk_full_error(folder: Path, stage: str, needed: int, resumable: Path | None) -> DiskFull:
+    free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
+    need = f"about {binary_size(needed)} needed, " if needed else ""
+    then = f", then `anc resume {resumable}`" if resumable else ", then run the conversion again"
+    return DiskFull(
+        f"no space left on the device holding {folder} during {stage} ({need}"
+        f"{binary_size(free)} free)",
+        f"free space there or choose an --output on another disk{then}",
+    )
+
+
+def _remove_unfinished(target: Path, existed: bool) -> None:
+    """Remove a conversion folder whose creation was cut short (an empty folder that was
+    there before is kept, emptied)."""
+    from ..datalad_layer.dataset import remove_tree
+
+    if not target.exists():
+        return
+    if not existed:
+        remove_tree(target)
+        return
+    for child in target.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_tree(child)
+        else:
+            child.unlink()
 
 
 def convert(
@@ -468,12 +614,15 @@ def convert(
     """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job).
 
     MONITOR samples resources and times every step into reports/metrics.jsonl."""
+    if conversion_id is not None:
+        check_name(conversion_id, "conversion id")  # "" or " " too: refused, never replaced
     if metadata_file is not None:
         from .metadata import load_user_metadata
 
         load_user_metadata(metadata_file)  # bad metadata: refuse before creating anything
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
     formats.detect_format(source, format, stream)
+    spare = interrupts.current_children()
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
         pipeline = ConversionPipeline.start(
             source,
@@ -484,35 +633,14 @@ def convert(
             worker=worker,
             monitor=monitor,
             checkpoint=False,  # run() commits at the script, the run and finalize
+            request={
+                "format": format,
+                "stream": stream,
+                "metadata_file": str(Path(metadata_file).absolute()) if metadata_file else None,
+            },
+            spare_children=spare,
         )
         try:
             return pipeline.run(format=format, stream=stream, metadata_file=metadata_file)
         finally:
             pipeline.tracker.close()
-
-
-def run_commit(path: str | Path) -> str:
-    """The `datalad run` commit that produced the conversion's NWB file."""
-    from ..datalad_layer.dataset import git
-    from ..provenance.tracker import is_conversion
-
-    root = Path(path).absolute()
-    if not is_conversion(root):
-        raise UsageError(f"{root} is not a conversion dataset", "give a conversion_<id> folder")
-    out = (
-        git(root, "log", "--format=%H", "--grep=^\\[DATALAD RUNCMD\\]", "-n", "1").decode().strip()
-    )
-    if not out:
-        raise UsageError(
-            f"conversion {root.name} has no recorded run",
-            "only conversions that reached the convert stage can be verified",
-        )
-    return out
-
-
-def verify_conversion(path: str | Path) -> Any:
-    """Re-execute the recorded run in a temporary clone and compare the outputs."""
-    from .engine import rerun_in_clone
-
-    with timing.timed("stage.verify"):
-        return rerun_in_clone(path, run_commit(path))

@@ -143,6 +143,8 @@ def main():
 if __name__ == "__main__":
     try:
         main()
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the caller reports it
+        sys.exit(130)
     except Exception:
         # The caller names the error from the last line of this log (not part of the run).
         log = os.environ.get("ANC_ERROR_LOG")

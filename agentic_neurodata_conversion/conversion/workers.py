@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import interrupts
+
 if TYPE_CHECKING:
     from .evaluation import EvaluationReport
     from .formats import Detection
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 def _import_reading_libraries() -> None:
     """What reading the recording's metadata needs; loaded while DataLad creates the dataset."""
+    interrupts.ignore_in_worker()
     with contextlib.suppress(Exception):  # an import error is reported where it is used
         import neuroconv.datainterfaces  # noqa: F401
 
@@ -72,6 +75,7 @@ def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: compute, send the pickled result (or the error), exit at once
+        interrupts.ignore_in_worker()
         os.close(read_end)
         try:
             payload = pickle.dumps((True, fn(*args)))

@@ -99,6 +99,20 @@ def ensure_writable_parent(path: Path) -> None:
         raise EnvironmentProblem(f"{probe} is not writable", "choose a folder you can write to")
 
 
+def remove_tree(path: Path) -> None:
+    """Remove a dataset (or clone) we made; git-annex makes its object folders read-only.
+    Symlinks are never followed."""
+    import shutil
+
+    def retry(func: Any, target: str, _exc_info: Any) -> None:
+        parent = os.path.dirname(target)
+        if not os.path.islink(parent):
+            os.chmod(parent, 0o755)
+        func(target)
+
+    shutil.rmtree(path, onerror=retry)
+
+
 def enclosing_git_repo(path: Path) -> Path | None:
     """The top of a git work tree that contains PATH (PATH itself excluded), if any."""
     probe = path.parent if not path.exists() else path
@@ -196,6 +210,12 @@ def changed_paths(repo: str | Path) -> list[str]:
     return paths
 
 
+def untracked_files(repo: str | Path, under: str) -> list[str]:
+    """Files below UNDER that git does not track (and does not ignore), relative to REPO."""
+    out = git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", under)
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
 def kept_in_git(repo: str | Path, paths: Sequence[str]) -> bool:
     """True when the annex rules keep every one of PATHS in git (one `git check-attr`)."""
     if not paths:
@@ -252,6 +272,29 @@ def save(
         **API_OPTIONS,
     )
     return check_results(results, "save")
+
+
+REGISTER_LOCK = "anc-register.lock"
+
+
+def enclosing_dataset(path: Path) -> Path | None:
+    """The root of the DataLad dataset containing PATH, PATH itself included (no import)."""
+    for probe in [path, *path.parents]:
+        if is_dataset(probe):
+            return probe
+    return None
+
+
+@timing.timed("datalad.register")
+def record_subdataset(superdataset: Path, path: Path, message: str) -> None:
+    """Save PATH's state in SUPERDATASET: registers a new subdataset, updates its recorded
+    commit, or (when PATH is gone) removes it. Only PATH is saved; the superdataset's other
+    changes stay as they are. A lock in its .git serialises registrations by many processes
+    (two saves at once fail on git's index.lock)."""
+    from filelock import FileLock
+
+    with FileLock(superdataset / ".git" / REGISTER_LOCK):
+        save(open_dataset(superdataset), message, paths=[path])
 
 
 @timing.timed("datalad.get")

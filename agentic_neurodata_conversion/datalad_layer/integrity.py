@@ -272,7 +272,7 @@ def annexed_files(root: Path) -> Iterator[AnnexedFile]:
         )
 
 
-def _same_key(expected: str, computed: str) -> bool:
+def same_key(expected: str, computed: str) -> bool:
     """Keys match on backend, size and hash; the extension part may be derived differently."""
 
     def core(key: str) -> str:
@@ -280,6 +280,25 @@ def _same_key(expected: str, computed: str) -> bool:
         return head + "--" + name.split(".", 1)[0]
 
     return core(expected) == core(computed)
+
+
+def calc_keys(root: Path, files: list[Path], backend: str) -> list[str]:
+    """The annex key each of FILES would get with BACKEND (one ``git annex calckey`` call)."""
+    stdin = b"".join(os.fsencode(f) + b"\0" for f in files)
+    with timing.timed("annex.calckey"):
+        proc = subprocess.run(
+            ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
+            cwd=root,
+            input=stdin,
+            capture_output=True,
+        )
+    computed = proc.stdout.decode().split("\n")
+    if proc.returncode != 0 or len(computed) < len(files):
+        raise DataLadError(
+            f"git annex calckey failed in {root}: "
+            f"{proc.stderr.decode(errors='replace').strip()[-200:]}"
+        )
+    return computed[: len(files)]
 
 
 def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
@@ -290,22 +309,9 @@ def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
             by_backend.setdefault(f.backend, []).append(f)
     bad: list[str] = []
     for backend, group in by_backend.items():
-        stdin = b"".join(os.fsencode(f.object_path) + b"\0" for f in group)
-        with timing.timed("annex.calckey"):
-            proc = subprocess.run(
-                ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
-                cwd=root,
-                input=stdin,
-                capture_output=True,
-            )
-        computed = proc.stdout.decode().split("\n")
-        if proc.returncode != 0 or len(computed) < len(group):
-            raise DataLadError(
-                f"git annex calckey failed in {root}: "
-                f"{proc.stderr.decode(errors='replace').strip()[-200:]}"
-            )
+        computed = calc_keys(root, [f.object_path for f in group], backend)  # type: ignore[misc]
         bad.extend(
-            f.path for f, key in zip(group, computed, strict=False) if not _same_key(f.key, key)
+            f.path for f, key in zip(group, computed, strict=True) if not same_key(f.key, key)
         )
     return bad
 

@@ -46,14 +46,6 @@ class InputRef:
         return asdict(self)
 
 
-def enclosing_dataset(path: Path) -> Path | None:
-    """The root of the DataLad dataset containing PATH (cheap: no DataLad import)."""
-    for probe in [path, *path.parents]:
-        if dlayer.is_dataset(probe):
-            return probe
-    return None
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -87,10 +79,12 @@ def add_input(
             "keep the source recording outside the output folder",
         )
     name = check_name(name or source.name, "input name")
-    origin = enclosing_dataset(source)
-    unsaved = origin is not None and _has_unsaved(origin, source)
+    origin = dlayer.enclosing_dataset(source)
+    # A clone of a dataset that holds the conversion would hold the conversion itself.
+    holds_us = origin is not None and root.is_relative_to(origin)
+    unsaved = origin is not None and not holds_us and _has_unsaved(origin, source)
     if mode == "auto":
-        mode = "subdataset" if origin is not None and not unsaved else "reference"
+        mode = "subdataset" if origin is not None and not unsaved and not holds_us else "reference"
     target = root / "inputs" / name
     if target.exists() or target.with_name(name + MANIFEST_SUFFIX).exists():
         raise UsageError(f"input {name!r} is already part of this conversion", "give another name")
@@ -99,6 +93,12 @@ def add_input(
             raise UsageError(
                 f"{source} is not inside a DataLad dataset",
                 "use --input-mode reference or copy, or make the source a dataset",
+            )
+        if holds_us:
+            raise UsageError(
+                f"the dataset {origin} holding {source} also holds the conversion {root}: "
+                "as a subdataset input it would be cloned into itself",
+                "use --input-mode reference or copy, or put the conversions outside that dataset",
             )
         if unsaved:
             raise UsageError(
@@ -110,7 +110,10 @@ def add_input(
     if not files:
         raise UsageError(f"input {source} holds no files", "give the folder of the recording")
     if mode == "reference":
-        return _as_reference(root, source, files, target.with_name(name + MANIFEST_SUFFIX), name)
+        ref = _as_reference(root, source, files, target.with_name(name + MANIFEST_SUFFIX), name)
+        if holds_us:
+            ref.reason += f"; not a subdataset: its dataset {origin} also holds the conversion"
+        return ref
     return _as_copy(root, source, files, target, name)
 
 

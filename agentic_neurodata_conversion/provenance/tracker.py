@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import __version__, timing
 from ..datalad_layer import annex
 from ..datalad_layer import dataset as dlayer
-from ..errors import ProvenanceError, UsageError
+from ..errors import AncError, ProvenanceError, UsageError
 from ..names import check_name
 from . import inputs as input_refs
 from .hooks import FinalizeHook, finalize_hooks
@@ -141,6 +141,7 @@ class ConversionProvenanceTracker:
             confidence_level=ConfidenceLevel.DEFINITIVE,
             metadata={"tool": TOOL, "version": __version__},
         )
+        self._register("register the new conversion")
         if checkpoint:
             self.checkpoint("start conversion")
 
@@ -191,6 +192,38 @@ class ConversionProvenanceTracker:
                 )
         return self
 
+    @property
+    def superdataset(self) -> Path | None:
+        """The DataLad dataset the conversion folder lies in, if any (it is registered there)."""
+        return dlayer.enclosing_dataset(self.conversion_repo_path.parent)
+
+    def _register(self, why: str) -> None:
+        """Record the conversion's current commit in its superdataset, and the outcome.
+
+        A registration that fails (the superdataset locked, unwritable, conflicted) leaves
+        the conversion standalone, says so in the journal with the command that registers it.
+        """
+        sup = self.superdataset
+        if sup is None:
+            return
+        path = self.conversion_repo_path
+        command = f"datalad save -d {sup} {path}"
+        try:
+            dlayer.record_subdataset(sup, path, f"[anc] {why}: {self.conversion_id}")
+            outcome: dict[str, Any] = {"registered": True}
+        except AncError as exc:
+            outcome = {"registered": False, "error": exc.message, "register_with": command}
+            self.registration_problem = f"not registered in {sup}: {exc.message}; run `{command}`"
+        self.record_provenance(
+            ProvenanceSource.AUTO_EXTRACTED,
+            "tracker",
+            "register_subdataset",
+            {"superdataset": str(sup), "reason": why},
+            outcome,
+            confidence=1.0,
+            confidence_level=ConfidenceLevel.DEFINITIVE,
+        )
+
     def _refuse_existing(self, path: Path) -> None:
         if is_conversion(path):
             other = json.loads((path / CONVERSION_FILE).read_text()).get("conversion_id")
@@ -232,6 +265,7 @@ class ConversionProvenanceTracker:
         self.journal = Journal(self.conversion_repo_path / JOURNAL_DIR, sync=sync)
         self.session._journal_dir = self.journal.dir
         self._finalize_hooks: list[FinalizeHook] = []
+        self.registration_problem: str | None = None
 
     @property
     def dataset(self) -> Dataset:
@@ -394,6 +428,53 @@ class ConversionProvenanceTracker:
             )
         )
         self.journal.torn.clear()
+
+    def mark_interrupted(self, stage: str, cause: str, removed: Sequence[str] = ()) -> None:
+        """Record that CAUSE (a signal, a full disk) stopped the conversion during STAGE, and
+        commit the record.
+
+        Locks left by git processes the interruption killed are cleared first (judged by
+        who holds them). The status becomes ``interrupted``: not final, the conversion can
+        be resumed or discarded.
+        """
+        from ..datalad_layer.locks import clear_stale_locks
+
+        cleared = clear_stale_locks(self.conversion_repo_path)
+        with self._tracker_lock():
+            self.record_provenance(
+                ProvenanceSource.AUTO_EXTRACTED,
+                "pipeline",
+                "interrupted",
+                {"stage": stage, "cause": cause},
+                {
+                    "removed_partial_outputs": list(removed),
+                    "removed_stale_locks": [
+                        Path(lock.path).relative_to(self.conversion_repo_path).as_posix()
+                        for lock in cleared
+                    ],
+                },
+                confidence=1.0,
+                confidence_level=ConfidenceLevel.DEFINITIVE,
+                reasoning=[f"{cause} stopped the {stage} stage; resume or discard the conversion"],
+            )
+            self.session.status = "interrupted"
+            self._commit(f"[anc] interrupted during {stage} ({cause})", only_provenance=True)
+
+    def mark_resumed(self, stage: str) -> None:
+        """Record that an interrupted (or unfinished) conversion goes on from STAGE."""
+        self._refuse_if_finalized()
+        with self._tracker_lock():
+            self.record_provenance(
+                ProvenanceSource.AUTO_EXTRACTED,
+                "pipeline",
+                "resume",
+                {"previous_status": self.session.status},
+                {"from_stage": stage},
+                confidence=1.0,
+                confidence_level=ConfidenceLevel.DEFINITIVE,
+            )
+            self.session.status = "started"
+            self._write_conversion_file()
 
     # ------------------------------------------------------------------ pipeline state
 
@@ -568,14 +649,19 @@ class ConversionProvenanceTracker:
         )
         return self._commit(f"[anc] iteration {self.session.iteration}: {message}")
 
-    def _commit(self, message: str) -> str | None:
+    def _commit(self, message: str, *, only_provenance: bool = False) -> str | None:
+        """Seal the journal and commit; ONLY_PROVENANCE commits provenance/ alone (after an
+        interruption, when a half-written output must not be annexed)."""
         self.journal.seal()
         self._write_conversion_file()
-        # Most checkpoints change only text the rules keep in git (journal, state, reports):
-        # then `git add` does, without starting git-annex (0.29 s instead of ~0.38 s).
         root = self.conversion_repo_path
-        to_git = True if dlayer.kept_in_git(root, dlayer.changed_paths(root)) else None
-        dlayer.save(self.dataset, message, to_git=to_git)
+        if only_provenance:
+            dlayer.save(self.dataset, message, paths=[root / "provenance"], to_git=True)
+        else:
+            # Most checkpoints change only text the rules keep in git (journal, state,
+            # reports): then `git add` does, without starting git-annex (0.29 s, not ~0.38 s).
+            to_git = True if dlayer.kept_in_git(root, dlayer.changed_paths(root)) else None
+            dlayer.save(self.dataset, message, to_git=to_git)
         return dlayer.git(self.conversion_repo_path, "rev-parse", "HEAD").decode().strip()
 
     def _write_conversion_file(self) -> None:
@@ -652,11 +738,24 @@ class ConversionProvenanceTracker:
             self._commit(
                 f"[anc] iteration {s.iteration}: finalize conversion {self.conversion_id} - status {status}"
             )
-            if status != "completed":
-                return None
-            tag = f"conversion-{self.conversion_id}"
-            self.dataset.repo.tag(tag, message=f"Completed conversion {self.conversion_id}")
-            return tag
+            tag = None
+            if status == "completed":
+                tag = f"conversion-{self.conversion_id}"
+                self.dataset.repo.tag(tag, message=f"Completed conversion {self.conversion_id}")
+        sup = self.superdataset
+        if sup is not None:  # the superdataset records the final commit
+            try:
+                dlayer.record_subdataset(
+                    sup,
+                    self.conversion_repo_path,
+                    f"[anc] conversion {self.conversion_id} {status}",
+                )
+            except AncError as exc:  # the conversion is final: said by the result, not recorded
+                self.registration_problem = (
+                    f"the final commit is not recorded in {sup}: {exc.message}; "
+                    f"run `datalad save -d {sup} {self.conversion_repo_path}`"
+                )
+        return tag
 
 
 class ProvenanceIntegration:

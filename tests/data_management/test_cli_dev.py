@@ -158,7 +158,9 @@ def readonly_parent() -> Iterator[Path]:
     shutil.rmtree(top)
 
 
-def test_init_refuses_a_folder_that_is_not_writable(readonly_parent: Path) -> None:
+def test_init_refuses_a_folder_that_is_not_writable(
+    readonly_parent: Path, bare_env: Callable[[Path], dict[str, str]]
+) -> None:
     target = readonly_parent / "devdata"
     cmd = [str(ANC), "dev", "init", str(target)]
     if os.geteuid() == 0:  # root may write anywhere: run as nobody
@@ -236,20 +238,9 @@ def test_dev_demo_creates_adds_lists_and_checks(run_cli: Run, tmp_path: Path) ->
     assert code == 0 and "already present: nothing added" in out
 
 
-def bare_env(home: Path) -> dict[str, str]:
-    """No venv on PATH, no git identity or config: a fresh user calling .venv/bin/anc."""
-    keep = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV", "DATALAD_"))
-    }
-    return keep | {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-
-
-def test_installed_anc_works_without_venv_on_path_or_git_identity(tmp_path: Path) -> None:
+def test_installed_anc_works_without_venv_on_path_or_git_identity(
+    tmp_path: Path, bare_env: Callable[[Path], dict[str, str]]
+) -> None:
     env = bare_env(tmp_path)
     root = tmp_path / "devdata"
     (tmp_path / "rec.nwb").write_bytes(os.urandom(4096))
