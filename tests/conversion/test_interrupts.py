@@ -1,0 +1,184 @@
+"""Ctrl-C and SIGTERM during long commands: one line, exit 130, a conversion that resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
+from agentic_neurodata_conversion.provenance.journal import iter_entries, verify_journal
+
+RunCli = Callable[..., tuple[int, str, str]]
+ANC = Path(sys.executable).parent / "anc"
+RESUME = "resume with `anc resume "
+
+
+def start_anc(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """`anc ARGS` in its own process group, as a terminal runs a foreground job."""
+    return subprocess.Popen(
+        [str(ANC), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_stage(root: Path, stage: str, proc: subprocess.Popen[str], limit: float = 120) -> None:
+    """Until the pipeline state says STAGE is done (the next stage is running)."""
+    state = root / "provenance" / "pipeline_state.json"
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if json.loads(state.read_text()).get("stage") == stage:
+                return
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"stage {stage} not reached in {limit} s")
+
+
+def assert_one_line_interruption(proc: subprocess.Popen[str], err: str, root: Path) -> str:
+    """Exit 130, one line on stderr naming the stage and the commands; returns the stage."""
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "WARNING" not in err, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("interrupted during "), line
+    assert f"{RESUME}{root}` (or discard it with `anc discard {root}`)" in line
+    # nothing of the conversion outlives the command: no worker, no conversion script
+    assert not [p for p in psutil.process_iter() if _in_group(p, proc.pid)]
+    return line.removeprefix("interrupted during ").split(";")[0]
+
+
+def _in_group(process: psutil.Process, group: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == group
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
+def assert_reopens_interrupted(root: Path, stage: str) -> None:
+    report = check_dataset_integrity(root)
+    assert report.is_valid, report.issues
+    assert not report.warnings, report.warnings  # committed, no lock left behind
+    info = json.loads((root / "provenance" / "conversion.json").read_text())
+    assert info["status"] == "interrupted"
+    assert verify_journal(root).ok
+    last = [e for e in iter_entries(root / "provenance" / "journal")][-3:]
+    stopped = [e for e in last if e["operation"] == "interrupted"]
+    assert stopped and stopped[0]["input_data"]["stage"] == stage
+
+
+def resume_and_verify(root: Path, run_cli: RunCli) -> None:
+    code, out, err = run_cli("resume", str(root))
+    assert code == 0, out + err
+    assert out.startswith("completed: ") and "tagged conversion-" in out
+    code, out, err = run_cli("verify", str(root))
+    assert code == 0, out + err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
+    tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+) -> None:
+    write_recording("spikeglx", tmp_path / "rec", channels=64, seconds=60)
+    root = tmp_path / "out" / "conversion_long"
+    proc = start_anc("convert", "rec", "--output", "out", "--id", "long", cwd=tmp_path)
+    wait_for_stage(root, "script", proc)  # the conversion script runs now
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    _, err = proc.communicate(timeout=120)
+    stage = assert_one_line_interruption(proc, err, root)
+    assert stage == "convert"
+    assert_reopens_interrupted(root, "convert")
+    assert not list((root / "outputs").glob("*.nwb")), "a half-written NWB was left"
+    resume_and_verify(root, run_cli)
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 1.7, 2.4, 3.1])
+def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
+    delay: float, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+) -> None:
+    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=5)
+    root = tmp_path / "out" / "conversion_t"
+    proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=tmp_path)
+    time.sleep(delay)
+    assert proc.poll() is None, "the conversion ended before the signal: lower the delay"
+    proc.send_signal(signal.SIGTERM)  # a scheduler ends the job: only the anc process
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    if "nothing was kept" in err:  # before the dataset was complete: removed, one line
+        assert err.strip() == (
+            "interrupted during start, before the conversion dataset was complete; nothing "
+            f"was kept: run the conversion again ({root} was removed)"
+        )
+        assert not root.exists()
+        return
+    stage = assert_one_line_interruption(proc, err, root)
+    assert_reopens_interrupted(root, stage)
+    resume_and_verify(root, run_cli)
+
+
+def test_discard_removes_an_unfinished_conversion_and_keeps_a_completed_one(
+    tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+) -> None:
+    write_recording("spikeglx", tmp_path / "rec")
+    code, out, err = run_cli("convert", str(tmp_path / "rec"), "--output", str(tmp_path / "out"))
+    assert code == 0, err
+    done = Path(out.strip().splitlines()[-1])
+    code, _, err = run_cli("discard", str(done))
+    assert code == 2 and done.is_dir()
+    assert "is completed and tagged: discard keeps it" in err
+    code, _, err = run_cli("resume", str(done))
+    assert code == 2 and "there is nothing to resume" in err
+
+    from agentic_neurodata_conversion.conversion.pipeline import ConversionPipeline
+
+    pipeline = ConversionPipeline.start(tmp_path / "rec", tmp_path / "out", conversion_id="half")
+    pipeline.tracker.close()
+    code, out, err = run_cli("discard", str(pipeline.path))
+    assert code == 0, err
+    assert out.strip() == f"discarded {pipeline.path}" and not pipeline.path.exists()
+    assert (tmp_path / "rec").is_dir()  # the recording is never touched
+
+
+def test_ctrl_c_during_verify_changes_nothing(
+    tmp_path: Path,
+    write_recording: Callable[..., object],
+    run_cli: RunCli,
+    snapshot: Callable[[Path], tuple[str, ...]],
+) -> None:
+    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=5)
+    code, out, err = run_cli("convert", str(tmp_path / "rec"), "--output", str(tmp_path / "out"))
+    assert code == 0, err
+    root = Path(out.strip().splitlines()[-1])
+    before = snapshot(root)
+    clones = set(Path(tempfile.gettempdir()).glob("anc-verify-*"))
+    proc = start_anc("verify", str(root), cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not set(Path(tempfile.gettempdir()).glob("anc-verify-*")) - clones:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    time.sleep(0.5)  # inside the rerun
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert err.strip() == (
+        f"interrupted during verify; nothing in the conversion was changed: "
+        f"run `anc verify {root}` again"
+    )
+    assert snapshot(root) == before
+    assert set(Path(tempfile.gettempdir()).glob("anc-verify-*")) == clones
+    assert check_dataset_integrity(root).is_valid
