@@ -92,6 +92,8 @@ def is_disk_full(exc: BaseException | None) -> bool:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
+        if isinstance(exc, DiskFull):
+            return True
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if any(text in str(exc) for text in _NO_SPACE):

@@ -125,6 +125,47 @@ def spikeglx_extracted(
     return detection, metadata.extract_metadata(formats.make_interface(detection), detection)
 
 
+# --------------------------------------------------------------------------- a small disk
+
+
+class SmallDisk:
+    """A tmpfs of a given size mounted at ``path``: a disk that fills up for real."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        path.mkdir(parents=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True
+        )
+
+    def grow(self, size: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(self.path)], check=True)
+
+    def free(self) -> int:
+        return os.statvfs(self.path).f_bavail * os.statvfs(self.path).f_frsize
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], SmallDisk]]:
+    """Factory: mount a tmpfs of SIZE bytes (needs root, as on CI; elsewhere skipped)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("the disk-full tests mount a tmpfs and must run as root on CI")
+        pytest.skip("mounting a tmpfs needs root")
+    disks: list[SmallDisk] = []
+
+    def make(size: int) -> SmallDisk:
+        disks.append(SmallDisk(tmp_path / f"disk{len(disks)}", size))
+        return disks[-1]
+
+    yield make
+    for disk in disks:
+        disk.unmount()
+
+
 # --------------------------------------------------------------------------- browser
 
 CHROMIUM = Path("/usr/bin/chromium")

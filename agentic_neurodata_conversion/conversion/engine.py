@@ -10,9 +10,11 @@ are not copied) and compares the outputs' content ids with the recorded ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -181,8 +183,11 @@ def _command_environment(error_log: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _raise_on_failure(results: list[dict[str, Any]], error_log: Path, what: str) -> None:
-    """A failed command becomes a ConversionError naming the script's last error line."""
+def _raise_on_failure(
+    results: list[dict[str, Any]], error_log: Path, what: str, keep: Path | None = None
+) -> None:
+    """A failed command becomes a ConversionError naming the script's last error line; its
+    log is copied to KEEP (best effort: the disk may be full)."""
     for result in results:
         if result.get("action") == "run" and result.get("status") in FAILED:
             code = result.get("exit_code")
@@ -192,10 +197,16 @@ def _raise_on_failure(results: list[dict[str, Any]], error_log: Path, what: str)
                 last = lines[-1].strip() if lines else ""
             if code is None and not last:
                 break  # not the command: a datalad failure, reported below
+            where = error_log
+            if keep is not None and last:
+                with contextlib.suppress(OSError):
+                    keep.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(error_log, keep)
+                    where = keep
             detail = last or message_of(result)
             raise ConversionError(
                 f"{what} failed (exit {code}): {detail}",
-                f"the traceback is in {error_log}" if last else "run the script by hand to see why",
+                f"the traceback is in {where}" if last else "run the script by hand to see why",
             )
     check_results(results, what)
 
@@ -228,23 +239,30 @@ def run_conversion(
     if _dirty(root, executed):
         save(ds, f"Add conversion script {script.as_posix()}", paths=executed)
 
-    error_log = root / ERROR_LOG
-    error_log.unlink(missing_ok=True)
-    error_log.parent.mkdir(parents=True, exist_ok=True)
+    (root / ERROR_LOG).unlink(missing_ok=True)
+    # The script's stderr goes to a log outside the dataset: written even when the
+    # dataset's disk is full, and never part of the run's outputs. Kept in reports/ on failure.
+    fd, name = tempfile.mkstemp(prefix="anc-run-", suffix=".log")
+    os.close(fd)
+    error_log = Path(name)
     all_inputs = list(dict.fromkeys([*inputs, *executed]))
     started = time.perf_counter()
-    with _command_environment(error_log), timing.timed("datalad.run"):
-        results = ds.run(
-            cmd=f"python {shlex.quote(script.as_posix())}",
-            inputs=all_inputs,
-            outputs=list(outputs),
-            message=message,
-            explicit=True,
-            **API_OPTIONS,
+    try:
+        with _command_environment(error_log), timing.timed("datalad.run"):
+            results = ds.run(
+                cmd=f"python {shlex.quote(script.as_posix())}",
+                inputs=all_inputs,
+                outputs=list(outputs),
+                message=message,
+                explicit=True,
+                **API_OPTIONS,
+            )
+        seconds = time.perf_counter() - started
+        _raise_on_failure(
+            results, error_log, f"conversion script {script.as_posix()}", keep=root / ERROR_LOG
         )
-    seconds = time.perf_counter() - started
-    _raise_on_failure(results, error_log, f"conversion script {script.as_posix()}")
-    error_log.unlink(missing_ok=True)
+    finally:
+        error_log.unlink(missing_ok=True)
     commit = _head(root)
     record = parse_run_record(_commit_message(root, commit))
     return RunResult(commit, record, content_ids(root, commit, list(outputs)), seconds)

@@ -536,13 +536,14 @@ class ConversionPipeline:
         return source_bytes if stage == "convert" else 0
 
     def remove_partial_outputs(self) -> list[str]:
-        """Files under outputs/ that no commit holds: half-written by an interrupted run."""
-        from ..datalad_layer.dataset import untracked_files
+        """What an interrupted run left half done: files under outputs/ that no commit
+        holds, and NWB content a failed save moved into the annex with nothing naming it."""
+        from ..datalad_layer.dataset import remove_stranded_objects, untracked_files
 
         removed = untracked_files(self.path, "outputs")
         for rel in removed:
             (self.path / rel).unlink(missing_ok=True)
-        return removed
+        return removed + remove_stranded_objects(self.path, "*.nwb")
 
 
 def check_locations(source: Path, output: Path) -> None:

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 
 from .. import interrupts
-from ..datalad_layer.dataset import remove_tree, untracked_files
+from ..datalad_layer.dataset import (
+    enclosing_dataset,
+    record_subdataset,
+    remove_tree,
+    untracked_files,
+)
+from ..datalad_layer.integrity import list_subdatasets
 from ..errors import UsageError
 from ..provenance.tracker import CONVERSION_FILE, TERMINAL_STATUSES, TOOL
 from .pipeline import STAGES, ConversionPipeline, ConversionResult, Progress
@@ -90,7 +96,14 @@ def discard(path: str | Path) -> Path:
             f"conversion {info.get('conversion_id')} is completed and tagged: discard keeps it",
             "delete the folder yourself if you really mean to",
         )
+    superdataset = enclosing_dataset(root.parent)
+    registered = superdataset is not None and any(
+        superdataset / sub.path == root for sub in list_subdatasets(superdataset)
+    )
     remove_tree(root)
+    if registered:
+        # saving the vanished path removes it from the superdataset's .gitmodules and index
+        record_subdataset(superdataset, root, f"[anc] discard conversion {info['conversion_id']}")
     return root
 
 

@@ -141,16 +141,20 @@ def main():
 
 
 if __name__ == "__main__":
+    # Run by anc: what the libraries say on stderr goes to a log, whose last line anc
+    # reports; the terminal shows one line. Run by hand: stderr as usual.
+    LOG = os.environ.get("ANC_ERROR_LOG")
+    if LOG:
+        os.dup2(os.open(LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
     try:
         main()
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the caller reports it
         sys.exit(130)
     except Exception:
-        # The caller names the error from the last line of this log (not part of the run).
-        log = os.environ.get("ANC_ERROR_LOG")
-        if log:
-            Path(log).write_text(traceback.format_exc())
-        raise
+        traceback.print_exc()
+        sys.stderr.flush()
+        # At once: closing half-written HDF5 objects at exit would only bury the error.
+        os._exit(1)
 '''
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime, timing
-from ..errors import DataLadError, EnvironmentProblem, UsageError
+from ..errors import DataLadError, DiskFull, EnvironmentProblem, UsageError, is_disk_full
 from . import annex
 
 if TYPE_CHECKING:
@@ -36,10 +36,11 @@ def dl():
     runtime.prepare()
     import datalad.api
 
-    # DataLad logs progress at INFO ("Making sure inputs are available", "Command start");
-    # our front ends show their own progress, and stdout may carry a protocol (MCP stdio).
-    if logging.getLogger("datalad").getEffectiveLevel() < logging.WARNING:
-        logging.getLogger("datalad").setLevel(logging.WARNING)
+    # DataLad logs progress at INFO ("Making sure inputs are available", "Command start")
+    # and the failures it returns to us as warnings too; our front ends show their own
+    # progress and one line per error, and stdout may carry a protocol (MCP stdio).
+    if logging.getLogger("datalad").getEffectiveLevel() < logging.ERROR:
+        logging.getLogger("datalad").setLevel(logging.ERROR)
     return datalad.api
 
 
@@ -216,6 +217,35 @@ def untracked_files(repo: str | Path, under: str) -> list[str]:
     return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
 
+def remove_stranded_objects(repo: str | Path, pattern: str) -> list[str]:
+    """Delete annex objects of files matching PATTERN that no commit, nor the index, names.
+
+    A save that fails half way (a full disk) can leave a file's content moved into the
+    annex with no file pointing at it: bytes nobody can reach, taking the space needed to
+    go on. ``git log -p`` over every ref and the staged diff name every key in use.
+    """
+    root = Path(repo)
+    objects = root / ".git" / "annex" / "objects"
+    if not objects.is_dir():
+        return []
+    suffix = pattern.removeprefix("*")
+    candidates = [p for p in objects.glob(f"*/*/*{suffix}/*{suffix}") if p.is_file()]
+    if not candidates:
+        return []
+    named = git(root, "log", "--all", "-p", "--format=", "--", pattern)
+    named += git(root, "diff", "--cached", "-p", "--", pattern)  # staged, not yet committed
+    text = named.decode(errors="replace")
+    removed = []
+    for obj in candidates:
+        if obj.name in text:
+            continue
+        obj.parent.chmod(0o755)
+        obj.unlink()
+        obj.parent.rmdir()
+        removed.append(obj.name)
+    return removed
+
+
 def kept_in_git(repo: str | Path, paths: Sequence[str]) -> bool:
     """True when the annex rules keep every one of PATHS in git (one `git check-attr`)."""
     if not paths:
@@ -264,14 +294,22 @@ def save(
     to_git: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Save PATHS (or everything) with MESSAGE; raise on any failed path."""
-    results = ds.save(
-        message=message,
-        path=[str(p) for p in paths] if paths else None,
-        recursive=recursive,
-        to_git=to_git,
-        **API_OPTIONS,
-    )
-    return check_results(results, "save")
+    try:
+        results = ds.save(
+            message=message,
+            path=[str(p) for p in paths] if paths else None,
+            recursive=recursive,
+            to_git=to_git,
+            **API_OPTIONS,
+        )
+        return check_results(results, "save")
+    except Exception as exc:  # DataLad raises CommandError past on_failure for some git errors
+        if is_disk_full(exc):
+            raise DiskFull(
+                f"no space left on the device holding {ds.path}: the commit was not made",
+                "free space there and retry; nothing recorded before was lost",
+            ) from exc
+        raise
 
 
 REGISTER_LOCK = "anc-register.lock"

@@ -24,6 +24,7 @@ a torn last line (a write cut short) is detected, cut off and reported on the ne
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -36,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import IntegrityError, ProvenanceError
+from ..errors import DiskFull, IntegrityError, ProvenanceError
 from .records import ProvenanceRecord, escape_surrogates, utc_now
 
 JOURNAL_DIR = Path("provenance") / "journal"
@@ -204,7 +205,16 @@ class Journal:
             self._seal_locked()
 
     def _write(self, data: bytes) -> None:
-        written = os.write(self._fd, data)
+        try:
+            written = os.write(self._fd, data)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            os.ftruncate(self._fd, self._size)
+            raise DiskFull(
+                f"no space left on the device holding {self.dir}: the record was not written",
+                "free space there and retry; the records before it are kept",
+            ) from exc
         if written != len(data):  # disk full or similar: leave no partial line behind
             os.ftruncate(self._fd, self._size)
             raise ProvenanceError(
