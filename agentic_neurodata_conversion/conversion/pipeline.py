@@ -505,12 +505,16 @@ def convert(
     MONITOR samples resources and times every step into reports/metrics.jsonl. The metadata
     is checked with the conversion's rules before anything is created; ON_WARNING gets each
     best-practice warning of that check once."""
-    from . import metadata as md
+    user = None
+    if metadata_file is not None:
+        from .metadata import load_user_metadata
 
-    user = md.load_user_metadata(metadata_file) if metadata_file is not None else None
+        user = load_user_metadata(metadata_file)  # an unreadable file: refused at once
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
     detection = formats.detect_format(source, format, stream)
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
+        from . import metadata as md  # (pydantic) while the helper imports NeuroConv
+
         folder = Path(source).absolute()
         name = conversion_id or folder.name
         provisional = md.ConversionContext(
