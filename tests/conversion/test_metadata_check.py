@@ -221,3 +221,17 @@ def test_warnings_are_deduplicated(
     )
     result = check_metadata(decisions, interface)
     assert len(result.warnings) == 1 and "'Jane Doe'" in result.warnings[0]
+
+
+def test_a_missing_required_field_is_named(
+    spikeglx_extracted: tuple[object, list[md.FieldDecision]],
+) -> None:
+    """NeuroConv's schema requires a session start time (some formats carry none)."""
+    decisions, interface = _decisions(spikeglx_extracted)
+    decisions = [d for d in decisions if d.field != "NWBFile.session_start_time"]
+    with pytest.raises(UsageError) as refused:
+        check_metadata(decisions, interface, user_file="meta.yaml")
+    assert refused.value.message == (
+        "metadata field NWBFile.session_start_time is missing (e.g. '2024-03-01T14:30:00-05:00')"
+    )
+    assert refused.value.hint == "set NWBFile.session_start_time in the metadata file meta.yaml"
