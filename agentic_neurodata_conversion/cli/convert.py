@@ -62,6 +62,7 @@ def convert(
         conversion_id=conversion_id,
         input_mode=input_mode,
         progress=None if as_json else stage_printer(),
+        on_warning=lambda warning: typer.echo(f"warning: {warning}", err=True),
     )
     _print_result(result, as_json)
 

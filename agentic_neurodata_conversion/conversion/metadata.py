@@ -294,6 +294,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_number(value: Any) -> Any:
+    """Times are ISO 8601 text (or a YAML timestamp); pydantic would read a number as Unix time."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a number is not a date and time; write it in ISO 8601")
+    return value
+
+
 class UserNWBFile(_Strict):
     session_description: str | None = None
     session_start_time: dt.datetime | None = None
@@ -313,6 +320,8 @@ class UserNWBFile(_Strict):
     stimulus_notes: str | None = None
     data_collection: str | None = None
 
+    _time = field_validator("session_start_time", mode="before")(_no_number)
+
 
 class UserSubject(_Strict):
     subject_id: str | None = None
@@ -324,6 +333,8 @@ class UserSubject(_Strict):
     strain: str | None = None
     genotype: str | None = None
     weight: str | None = None
+
+    _time = field_validator("date_of_birth", mode="before")(_no_number)
 
 
 class UserDevice(_Strict):
@@ -400,7 +411,13 @@ def load_user_metadata(path: str | Path) -> UserMetadata:
         if error["type"] == "extra_forbidden":
             problem = "unknown field"
         else:
-            problem = f"{error['msg']} (got {_short(error.get('input'))})"
+            message = error["msg"].removeprefix("Value error, ")
+            problem = f"{message} (got {_short(error.get('input'))})"
+        from .metadata_check import EXAMPLES
+
+        example = EXAMPLES.get(where)
+        if example and error["type"] != "extra_forbidden":
+            problem += f" (e.g. {example})"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise UsageError(f"{path}: field {where}: {problem}{more}", hint) from None
 

@@ -223,10 +223,15 @@ class ConversionPipeline:
         # Re-detect on the copy inside the dataset: source paths then point into inputs/.
         return formats.detect_format(self.input_folder(), fmt, self.state.get("stream"))
 
+    # Set by convert(): the metadata check it ran on the source before creating the dataset;
+    # the metadata stage then reuses that extraction rather than reading the recording again.
+    prechecked: workers.CheckedMetadata | None = None
+
     def assemble_metadata(
         self, metadata_file: str | Path | None = None, *, checkpoint: bool = True
     ) -> list[FieldDecision]:
-        """Read the file metadata, merge the user's, fill placeholders; one record per field."""
+        """Read the file metadata, merge the user's, fill placeholders, check the result with
+        the conversion's rules (a refusal records nothing); one record per field."""
         from . import metadata as md
 
         with timing.timed("stage.metadata"):
@@ -234,20 +239,49 @@ class ConversionPipeline:
             user = md.load_user_metadata(metadata_file) if metadata_file else None
             folder, fmt = self.input_folder(), self._require("format", "detect", "detect first")
             stream = self.state.get("stream")
+            given = str(metadata_file) if metadata_file else None
+            checked, self.prechecked = self.prechecked, None
+            before = checked is not None and checked.user_file == given
+            if checked is None or not before:
+                args = (folder, fmt, stream, self._context(), user, metadata_file)
+                if self.worker is not None:
+                    checked = self.worker.submit(workers.extract_and_check, *args).result()
+                else:
+                    checked = workers.extract_and_check(*args)
             if self.worker is not None:
-                job = self.worker.submit(workers.extract, folder, fmt, stream)
-                detection, extracted, generated_by = job.result()
                 self.worker.submit(workers.import_validation_libraries)  # during the run
-            else:
-                detection, extracted, generated_by = workers.extract(folder, fmt, stream)
             where = None
             if metadata_file:
                 where = self._keep_user_file(Path(metadata_file))
-            context = dataclasses.replace(self._context(), was_generated_by_supported=generated_by)
-            decisions = md.decide_fields(extracted, detection.spec, context, user, where)
+            context = dataclasses.replace(
+                self._context(), was_generated_by_supported=checked.generated_by
+            )
+            decisions = md.decide_fields(
+                checked.extracted, checked.detection.spec, context, user, where
+            )
             self.tracker.journal.append_many(d.to_record(agent=AGENT) for d in decisions)
+            self.tracker.record_provenance(
+                ProvenanceSource.AUTO_EXTRACTED,
+                AGENT,
+                "metadata_check",
+                {"fields": len(decisions), "checked_before_start": before},
+                {**checked.check.to_dict(), "blocking": 0},
+                confidence=1.0,
+                confidence_level=ConfidenceLevel.DEFINITIVE,
+                method="metadata_check: neuroconv schema, pynwb, nwbinspector (dandi)",
+                reasoning=[
+                    "checked on the source recording before the conversion dataset was created"
+                    if before
+                    else "checked before the conversion script is written"
+                ],
+            )
             review = [d.field for d in decisions if d.needs_review]
-            self._state(stage="metadata", fields=len(decisions), needs_review=review)
+            self._state(
+                stage="metadata",
+                fields=len(decisions),
+                needs_review=review,
+                metadata_warnings=list(checked.check.warnings),
+            )
             if checkpoint:
                 self.tracker.checkpoint(
                     f"metadata assembled: {len(decisions)} fields, {len(review)} need review"
@@ -611,20 +645,58 @@ def convert(
     input_mode: str = "auto",
     progress: Progress | None = None,
     monitor: bool = True,
+    on_warning: Callable[[str], None] | None = None,
 ) -> ConversionResult:
     """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job).
 
-    MONITOR samples resources and times every step into reports/metrics.jsonl."""
+    MONITOR samples resources and times every step into reports/metrics.jsonl. The metadata
+    is checked with the conversion's rules before anything is created; ON_WARNING gets each
+    best-practice warning of that check once."""
     if conversion_id is not None:
         check_name(conversion_id, "conversion id")  # "" or " " too: refused, never replaced
+    user = None
     if metadata_file is not None:
         from .metadata import load_user_metadata
 
-        load_user_metadata(metadata_file)  # bad metadata: refuse before creating anything
+        user = load_user_metadata(metadata_file)  # an unreadable file: refused at once
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
-    formats.detect_format(source, format, stream)
+    detection = formats.detect_format(source, format, stream)
+    check_locations(Path(source).absolute(), Path(output_dir).absolute())
     spare = interrupts.current_children()
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
+        from . import metadata as md  # (pydantic) while the helper imports NeuroConv
+
+        folder = Path(source).absolute()
+        name = conversion_id or folder.name
+        provisional = md.ConversionContext(
+            conversion_id=name,
+            dataset_id="(not created yet)",
+            created=dt.datetime.now(dt.UTC),
+            output=f"outputs/{name}.nwb",
+            script=SCRIPT,
+        )
+        job = worker.submit(
+            workers.extract_and_check,
+            folder,
+            detection.format,
+            stream,
+            provisional,
+            user,
+            metadata_file,
+        )
+        from ..datalad_layer.dataset import dl
+
+        try:
+            dl()  # DataLad's import overlaps the check; it creates nothing
+            checked = job.result()  # bad metadata: refused before anything is created
+        except KeyboardInterrupt:
+            interrupts.end_children(spare)
+            raise Interrupted(
+                "interrupted while checking the metadata; nothing was created"
+            ) from None
+        if on_warning is not None:
+            for warning in checked.check.warnings:
+                on_warning(warning)
         pipeline = ConversionPipeline.start(
             source,
             output_dir,
@@ -641,6 +713,7 @@ def convert(
             },
             spare_children=spare,
         )
+        pipeline.prechecked = checked
         try:
             return pipeline.run(format=format, stream=stream, metadata_file=metadata_file)
         finally:

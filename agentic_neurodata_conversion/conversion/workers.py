@@ -15,6 +15,7 @@ import os
 import pickle
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,8 @@ from .. import interrupts
 if TYPE_CHECKING:
     from .evaluation import EvaluationReport
     from .formats import Detection
-    from .metadata import FieldDecision
+    from .metadata import ConversionContext, FieldDecision, UserMetadata
+    from .metadata_check import MetadataCheck
     from .validation import ValidationReport
 
 
@@ -55,6 +57,47 @@ def extract(
     detection = formats.detect_format(folder, fmt, stream)
     extracted = md.extract_metadata(formats.make_interface(detection), detection)
     return detection, extracted, md.supports_was_generated_by()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedMetadata:
+    """What ``extract_and_check`` read and found: the extraction is reusable for the
+    metadata stage of the same recording (its evidence names files relative to the folder)."""
+
+    folder: Path
+    user_file: str | None  # as given, for the hints
+    detection: Detection
+    extracted: list[FieldDecision]
+    generated_by: bool
+    check: MetadataCheck
+
+
+def extract_and_check(
+    folder: Path,
+    fmt: str,
+    stream: str | None,
+    context: ConversionContext,
+    user: UserMetadata | None = None,
+    user_file: str | Path | None = None,
+) -> CheckedMetadata:
+    """``extract``, the fields decided as the metadata stage decides them (CONTEXT's
+    ``was_generated_by_supported`` filled in here), and ``metadata_check.check_metadata`` on
+    them; a blocking problem raises its UsageError (it pickles, hint included)."""
+    import dataclasses
+
+    from . import formats
+    from . import metadata as md
+    from .metadata_check import check_metadata
+
+    detection = formats.detect_format(folder, fmt, stream)
+    interface = formats.make_interface(detection)
+    extracted = md.extract_metadata(interface, detection)
+    generated_by = md.supports_was_generated_by()
+    context = dataclasses.replace(context, was_generated_by_supported=generated_by)
+    decisions = md.decide_fields(extracted, detection.spec, context, user, user_file)
+    check = check_metadata(decisions, interface, user_file=user_file)
+    given = str(user_file) if user_file is not None else None
+    return CheckedMetadata(folder, given, detection, extracted, generated_by, check)
 
 
 def evaluate(

@@ -107,7 +107,7 @@ def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     resume_and_verify(root, run_cli)
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.0, 1.7, 2.4, 3.1])
+@pytest.mark.parametrize("delay", [0.5, 1.4, 2.0, 2.6, 3.3, 4.0])
 def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
     delay: float, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
@@ -119,12 +119,12 @@ def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
     proc.send_signal(signal.SIGTERM)  # a scheduler ends the job: only the anc process
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
-    if "nothing was kept" in err:  # before the dataset was complete: removed, one line
-        assert err.strip() == (
+    if not root.exists():  # before the dataset was complete: nothing made, one line
+        assert err.strip() in (
+            "interrupted while checking the metadata; nothing was created",
             "interrupted during start, before the conversion dataset was complete; nothing "
-            f"was kept: run the conversion again ({root} was removed)"
+            f"was kept: run the conversion again ({root} was removed)",
         )
-        assert not root.exists()
         return
     stage = assert_one_line_interruption(proc, err, root)
     assert_reopens_interrupted(root, stage)
