@@ -59,6 +59,7 @@ STAND_IN_LEVELS = frozenset({ConfidenceLevel.PLACEHOLDER, ConfidenceLevel.UNKNOW
 RESERVED_STATE = frozenset(
     {
         "stage",
+        "request",
         "input",
         "agent",
         "format",
