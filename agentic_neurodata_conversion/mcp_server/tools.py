@@ -66,6 +66,7 @@ RESERVED_STATE = frozenset(
         "stream",
         "fields",
         "needs_review",
+        "metadata_warnings",
         "script",
         "nwb",
         "run_commit",
