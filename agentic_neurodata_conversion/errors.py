@@ -37,6 +37,18 @@ class DataLadError(AncError):
     """A DataLad/git/git-annex operation failed."""
 
 
+class LockHeld(DataLadError):
+    """A git lock file is held by a live process (``datalad_layer.locks``).
+
+    ``locks`` are the held locks, ``removed`` the stale ones removed before giving up.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.locks: list = []
+        self.removed: list = []
+
+
 class IntegrityError(AncError):
     """A dataset or journal failed an integrity check."""
 
