@@ -276,6 +276,9 @@ def test_sigkill_loop_reopen_checkpoint_and_check_always_work(tmp_path: Path) ->
         rounds_with_locks += len(removed) > sum(left.values())
         left.update(removed[sum(left.values()) :])
     annex_fsck(path)
+    tracked = subprocess.run(["git", "ls-files"], cwd=path, capture_output=True, text=True)
+    leftovers = [p for p in tracked.stdout.split() if p.endswith((".tmp", ".anc-partial"))]
+    assert leftovers == [], "a killed write's temporary file was committed"
     print(
         f"\n{LOOP_ROUNDS} rounds (seed {LOOP_SEED}), {kills_in_git} killed inside git or "
         f"git-annex, {rounds_with_locks} left git locks: {dict(left)}"
