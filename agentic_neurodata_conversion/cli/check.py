@@ -24,7 +24,7 @@ def check(
     repair: Annotated[bool, typer.Option("--repair", help="Fix what is safe to fix.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check a dataset: stale lock, missing subdatasets, changes, annexed content, journal.
+    """Check a dataset: stale git locks, missing subdatasets, changes, annexed content, journal.
 
     Exits 0 when valid (after repair: when nothing is left unfixed), 4 otherwise.
     """

@@ -7,8 +7,8 @@ Fast mode compares each present object's size with its key; full mode re-hashes 
 with ``git annex calckey --batch`` (``git annex fsck`` would move bad content away: a check must
 not change anything).
 
-The repair only does what cannot lose data: it removes an ``index.lock`` that no git process
-holds, reinstalls registered subdatasets from their recorded source, and re-locks unlocked
+The repair only does what cannot lose data: it removes the git lock files no live process
+holds (``locks.clear_stale_locks``), reinstalls registered subdatasets from their recorded source, and re-locks unlocked
 files that have no modifications. It never deletes or rewrites user content.
 """
 
@@ -18,28 +18,27 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime, timing
-from ..errors import DataLadError, UsageError
+from ..errors import DataLadError, LockHeld, UsageError
 from . import dataset as dsops
+from . import locks as git_locks
 from .annex import key_size
 
 if TYPE_CHECKING:
     from datalad.api import Dataset
 
-# A lock younger than this is left alone even when no git process is seen: a process in
-# another PID namespace (container) could hold it, and a crash a moment ago is rarely urgent.
-STALE_LOCK_MIN_AGE = 10.0
 # Backends whose keys hold no content hash: their content cannot be verified.
 UNHASHED_BACKENDS = frozenset({"WORM", "URL", "VURL"})
 # Paths per git-annex call when paths go on the command line.
 ARGS_PER_CALL = 500
 JOURNAL_DIR = Path("provenance") / "journal"
+# `anc check --repair` waits this long for a held git lock before it reports it and stops.
+REPAIR_LOCK_WAIT_S = 1.0
 
 
 @dataclass
@@ -49,19 +48,6 @@ class Subdataset:
     path: str
     url: str
     installed: bool
-
-
-@dataclass
-class LockState:
-    """The ``.git/index.lock`` of a repository and who may hold it."""
-
-    path: str
-    age_seconds: float
-    holders: list[int]
-
-    @property
-    def stale(self) -> bool:
-        return not self.holders and self.age_seconds >= STALE_LOCK_MIN_AGE
 
 
 @dataclass
@@ -77,7 +63,8 @@ class IntegrityReport:
     unlocked_files: list[str] = field(default_factory=list)
     modified_unlocked_files: list[str] = field(default_factory=list)
     corrupt_files: list[str] = field(default_factory=list)
-    stale_lock: str | None = None
+    stale_locks: list[str] = field(default_factory=list)  # absolute paths (issues)
+    held_locks: list[str] = field(default_factory=list)  # absolute paths (warnings)
 
     @property
     def is_valid(self) -> bool:
@@ -157,11 +144,7 @@ def dataset_root(ds_or_path: Dataset | str | Path) -> Path:
 
 def git_dir(root: Path) -> Path:
     """The git directory of the work tree ROOT (``.git`` may be a ``gitdir:`` file)."""
-    dotgit = root / ".git"
-    if dotgit.is_file():
-        target = dotgit.read_text().strip().removeprefix("gitdir:").strip()
-        return (root / target).resolve()
-    return dotgit
+    return git_locks.git_dirs(root)[0]
 
 
 def list_subdatasets(root: Path) -> list[Subdataset]:
@@ -316,40 +299,6 @@ def verify_content(root: Path, files: list[AnnexedFile]) -> list[str]:
     return bad
 
 
-# --- the index lock -------------------------------------------------------------------------
-
-
-def index_lock(root: Path) -> LockState | None:
-    """The repository's index.lock, if any, and the live git processes working in ROOT."""
-    lock = git_dir(root) / "index.lock"
-    try:
-        age = time.time() - lock.stat().st_mtime
-    except FileNotFoundError:
-        return None
-    return LockState(str(lock), round(age, 1), _git_processes_in(root))
-
-
-def _git_processes_in(root: Path) -> list[int]:
-    """PIDs of git processes whose cwd is in ROOT, or that we may not inspect (conservative)."""
-    import psutil
-
-    inside = str(root.resolve())
-    pids = []
-    for proc in psutil.process_iter(["name"]):
-        if not (proc.info["name"] or "").startswith("git"):
-            continue
-        try:
-            cwd = proc.cwd()
-        except psutil.NoSuchProcess:
-            continue
-        except psutil.AccessDenied:
-            pids.append(proc.pid)
-            continue
-        if cwd == inside or cwd.startswith(inside + os.sep):
-            pids.append(proc.pid)
-    return pids
-
-
 # --- the check ------------------------------------------------------------------------------
 
 
@@ -357,7 +306,7 @@ def _git_processes_in(root: Path) -> list[int]:
 def check_dataset_integrity(
     ds_or_path: Dataset | str | Path, full: bool = False
 ) -> IntegrityReport:
-    """Check a dataset: lock, subdatasets, changes, annexed files, provenance journal."""
+    """Check a dataset: git locks, subdatasets, changes, annexed files, provenance journal."""
     root = dataset_root(ds_or_path)
     report = IntegrityReport(path=str(root), mode="full" if full else "fast")
     _check_lock(root, report)
@@ -372,22 +321,17 @@ def check_dataset_integrity(
 
 
 def _check_lock(root: Path, report: IntegrityReport) -> None:
-    lock = index_lock(root)
-    if lock is None:
-        return
-    if lock.stale:
-        report.stale_lock = lock.path
-        report.issues.append(
-            f"stale {lock.path} ({lock.age_seconds:.0f} s old, no git process running): "
-            "git commands fail until it is removed (anc check --repair)"
-        )
-    elif lock.holders:
-        pids = ", ".join(map(str, lock.holders))
-        report.warnings.append(f"{lock.path} is held by a running git process (pid {pids})")
-    else:
-        report.warnings.append(
-            f"{lock.path} is only {lock.age_seconds:.0f} s old; rerun the check to judge it"
-        )
+    for lock in git_locks.find_locks(root):
+        rel = lock.relative_to(root)
+        if lock.stale:
+            report.stale_locks.append(lock.path)
+            report.issues.append(
+                f"stale git lock {rel} ({lock.kind}; no live process holds it): git commands "
+                "that need it fail until it is removed (anc check --repair)"
+            )
+        else:
+            report.held_locks.append(lock.path)
+            report.warnings.append(f"git lock {rel} is held by {lock.describe_holders()}")
 
 
 def _check_subdatasets(root: Path, report: IntegrityReport) -> None:
@@ -468,9 +412,10 @@ def _sample(paths: list[str], n: int = 5) -> str:
 def repair_dataset(ds_or_path: Dataset | str | Path, full: bool = False) -> RepairReport:
     """Fix what is safe to fix, report what was done and what was not, then check again."""
     root = dataset_root(ds_or_path)
-    before = check_dataset_integrity(root, full=full)
     report = RepairReport(path=str(root))
-    if _repair_lock(root, report):
+    unlocked = _repair_lock(root, report)  # first: the check's own git-annex calls need them
+    before = check_dataset_integrity(root, full=full)
+    if unlocked:
         _reinstall_subdatasets(root, before.missing_subdatasets, report)
         _relock(root, before, report)
     if before.corrupt_files:
@@ -483,19 +428,22 @@ def repair_dataset(ds_or_path: Dataset | str | Path, full: bool = False) -> Repa
 
 
 def _repair_lock(root: Path, report: RepairReport) -> bool:
-    """Remove a stale index.lock; False when a lock remains and git must not be touched."""
-    lock = index_lock(root)
-    if lock is None:
-        return True
-    if not lock.stale:
-        why = f"held by pid {lock.holders}" if lock.holders else "too recent to judge"
-        report.failures.append(f"left {lock.path} alone ({why}); other repairs skipped")
-        return False
-    os.remove(lock.path)
-    report.actions.append(
-        f"removed stale {lock.path} ({lock.age_seconds:.0f} s old, no git process running)"
-    )
-    return True
+    """Remove the stale git locks; False when a held one remains and git must not be touched."""
+    try:
+        removed = git_locks.clear_stale_locks(root, wait_s=REPAIR_LOCK_WAIT_S)
+        held: list[git_locks.GitLock] = []
+    except LockHeld as exc:
+        removed, held = exc.removed, exc.locks
+    for lock in removed:
+        report.actions.append(
+            f"removed stale git lock {lock.relative_to(root)} ({lock.kind}; no live process held it)"
+        )
+    for lock in held:
+        report.failures.append(
+            f"left git lock {lock.relative_to(root)} alone (held by {lock.describe_holders()}); "
+            "other repairs skipped"
+        )
+    return not held
 
 
 def _reinstall_subdatasets(root: Path, missing: list[str], report: RepairReport) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import __version__, timing
 from ..datalad_layer import annex
 from ..datalad_layer import dataset as dlayer
+from ..datalad_layer import locks as git_locks
 from ..errors import AncError, ProvenanceError, UsageError
 from ..names import check_name
 from . import inputs as input_refs
@@ -59,6 +60,8 @@ STATE_FILE = Path("provenance") / "pipeline_state.json"
 SESSION_FILE = Path("provenance") / "conversion_session.json"
 SUMMARY_FILE = Path("CONVERSION_SUMMARY.md")
 TRACKER_LOCK = "anc-tracker.lock"
+# How long open() waits for a git lock a live process holds before it gives up (LockHeld).
+LOCK_WAIT_S = 30.0
 TOOL = "agentic-neurodata-conversion"
 
 
@@ -148,11 +151,15 @@ class ConversionProvenanceTracker:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | Path, *, sync: bool = False) -> ConversionProvenanceTracker:
+    def open(
+        cls, path: str | Path, *, sync: bool = False, lock_wait_s: float = LOCK_WAIT_S
+    ) -> ConversionProvenanceTracker:
         """Reopen an existing conversion folder and continue where it stopped.
 
-        Recovers from a crash: a stale git index lock left by a killed process is removed
-        and a torn last journal line is cut off and recorded.
+        Recovers from a crash: git lock files left by killed processes (held by no live
+        process) are removed, a torn last journal line is cut off, and both are recorded.
+        A lock a live process holds is waited for up to LOCK_WAIT_S seconds, then
+        ``errors.LockHeld`` names it and its process.
         """
         path = Path(path).absolute()
         if not is_conversion(path):
@@ -177,19 +184,17 @@ class ConversionProvenanceTracker:
             final_metadata=info.get("final_metadata", {}),
         )
         self.session.pipeline_state = self._read_state()
-        removed_lock = _remove_stale_index_lock(path)
+        removed = git_locks.clear_stale_locks(path, wait_s=lock_wait_s)
         self._attach(sync)
-        if self.journal.torn or removed_lock:
+        if self.journal.torn or removed:
+            what = []
+            if self.journal.torn:
+                what.append("torn journal line cut off")
+            if removed:
+                what.append(f"{len(removed)} stale git lock(s) removed")
             with self._tracker_lock():
-                self._record_recovery(removed_lock)
-                self._commit(
-                    "[anc] crash recovery: "
-                    + (
-                        "torn journal line cut off and recorded"
-                        if not removed_lock
-                        else "stale git lock removed"
-                    )
-                )
+                self._record_recovery(removed)
+                self._commit("[anc] crash recovery: " + ", ".join(what) + " (recorded)")
         return self
 
     @property
@@ -398,15 +403,32 @@ class ConversionProvenanceTracker:
                 "start a new conversion to change it",
             )
 
-    def _record_recovery(self, removed_lock: bool) -> None:
+    def _record_recovery(self, removed: Sequence[git_locks.GitLock]) -> None:
         """Put what crash recovery found and did on the record (even when finalized)."""
+        root = self.conversion_repo_path
         evidence: list[Any] = [
             {"segment": t.segment, "offset": t.offset, "torn_bytes": t.data}
             for t in self.journal.torn
         ]
-        if removed_lock:
-            evidence.append(
-                {"removed": ".git/index.lock", "reason": "left by a process that no longer runs"}
+        evidence += [
+            {
+                "removed": lock.relative_to(root),
+                "kind": lock.kind,
+                "reason": "no live process had it open and no git or git-annex process was "
+                "working in the dataset: left by a killed process",
+            }
+            for lock in removed
+        ]
+        reasoning = []
+        if self.journal.torn:
+            reasoning.append(
+                "the previous writer stopped mid-write; its unacknowledged line was cut off"
+            )
+        if removed:
+            reasoning.append(
+                "git lock files left by a killed process were removed; the files they guard "
+                "keep their last complete state, and the journal records that were not yet "
+                "committed are in files this commit adds"
             )
         self.journal.append(
             ProvenanceRecord(
@@ -415,15 +437,11 @@ class ConversionProvenanceTracker:
                 agent="tracker",
                 output_data={
                     "torn_lines": len(self.journal.torn),
-                    "removed_index_lock": removed_lock,
+                    "removed_locks": [lock.relative_to(root) for lock in removed],
                 },
                 confidence=1.0,
                 confidence_level=ConfidenceLevel.DEFINITIVE,
-                reasoning=[
-                    "the previous writer stopped mid-write; its unacknowledged line was cut off"
-                ]
-                if self.journal.torn
-                else ["a git index lock was left by a killed process"],
+                reasoning=reasoning,
                 evidence=evidence,
             )
         )
@@ -437,9 +455,7 @@ class ConversionProvenanceTracker:
         who holds them). The status becomes ``interrupted``: not final, the conversion can
         be resumed or discarded.
         """
-        from ..datalad_layer.locks import clear_stale_locks
-
-        cleared = clear_stale_locks(self.conversion_repo_path)
+        cleared = git_locks.clear_stale_locks(self.conversion_repo_path)
         with self._tracker_lock():
             self.record_provenance(
                 ProvenanceSource.AUTO_EXTRACTED,
@@ -888,32 +904,6 @@ def _tree_size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-def _remove_stale_index_lock(path: Path) -> bool:
-    """Remove .git/index.lock when no git process works in this repository."""
-    lock = path / ".git" / "index.lock"
-    if not lock.exists():
-        return False
-    if _git_running_in(path):
-        return False
-    lock.unlink()
-    return True
-
-
-def _git_running_in(path: Path) -> bool:
-    """True if a live git/git-annex process has its working directory in PATH."""
-    target = str(path.resolve())
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-            with open(f"/proc/{pid}/comm") as fh:
-                comm = fh.read().strip()
-        except OSError:
-            continue
-        if comm.startswith("git") and (cwd == target or cwd.startswith(target + os.sep)):
-            return True
-    return False
 
 
 def _readme(conversion_id: str, start_time: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,12 +18,6 @@ from agentic_neurodata_conversion.errors import DataLadError, UsageError
 
 def git(root: Path, *args: str) -> str:
     return dsops.git(root, *args).decode()
-
-
-def age(path: Path, seconds: float = 3600) -> None:
-    """Make PATH look SECONDS old."""
-    then = time.time() - seconds
-    os.utime(path, (then, then))
 
 
 def write_through(link: Path, data: bytes, append: bool = False) -> None:
@@ -129,31 +122,29 @@ def test_corrupt_content_found_by_size_fast_and_by_hash_full(
     assert (root / "data" / "rec.dat").read_bytes() == before  # never rewritten
 
 
-def test_index_lock_removed_only_when_stale(tmp_path: Path) -> None:
+def test_index_lock_judged_by_its_holder_not_its_age(tmp_path: Path) -> None:
     root = dsops.create_dataset(tmp_path / "ds").path
     root = Path(root)
     lock = root / ".git" / "index.lock"
-    lock.write_bytes(b"")
-    fresh = integrity.check_dataset_integrity(root)
-    assert fresh.is_valid and "only 0 s old" in fresh.warnings[0]
-
-    age(lock)
     holder = subprocess.Popen(
         ["git", "cat-file", "--batch"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
     try:
+        lock.write_bytes(b"")  # made while a git process works in the repository
         held = integrity.check_dataset_integrity(root)
-        assert held.stale_lock is None and f"pid {holder.pid}" in held.warnings[0]
+        assert held.is_valid and held.stale_locks == [] and held.held_locks == [str(lock)]
+        assert f"pid {holder.pid} (git cat-file --batch)" in held.warnings[0]
         refused = integrity.repair_dataset(root)
-        assert lock.exists() and "left" in refused.failures[0]
+        assert lock.exists() and "left git lock .git/index.lock alone" in refused.failures[0]
     finally:
         holder.stdin.close()
         holder.wait()
 
-    stale = integrity.check_dataset_integrity(root)
-    assert not stale.is_valid and stale.stale_lock == str(lock)
+    stale = integrity.check_dataset_integrity(root)  # a second old: stale all the same
+    assert not stale.is_valid and stale.stale_locks == [str(lock)]
+    assert "stale git lock .git/index.lock" in stale.issues[0]
     repaired = integrity.repair_dataset(root)
-    assert not lock.exists() and "removed stale" in repaired.actions[0]
+    assert not lock.exists() and "removed stale git lock" in repaired.actions[0]
     assert repaired.ok
 
 
