@@ -309,7 +309,13 @@ def save(
                 f"no space left on the device holding {ds.path}: the commit was not made",
                 "free space there and retry; nothing recorded before was lost",
             ) from exc
-        raise
+        if type(exc).__name__ != "CommandError":
+            raise
+        stderr = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        raise DataLadError(
+            f"save failed in {ds.path}: {stderr[-1] if stderr else exc}",
+            "run `anc check --repair` on the dataset, then retry",
+        ) from exc
 
 
 REGISTER_LOCK = "anc-register.lock"

@@ -217,16 +217,7 @@ class PerformanceDashboard:
         stage_runs = sum(s["count"] for s in stages) / len(convs) if convs else 0.0
         alerts = health.metric_alerts(loaded, thresholds) + health.system_alerts(root, thresholds)
         for ds in datasets:  # stale locks are cheap to find; fsck is left to `anc perf check`
-            for lk in health.stale_locks(storage.git_dir(ds), thresholds.stale_lock_s):
-                alerts.append(
-                    health.Alert(
-                        "stale_lock",
-                        f"{lk['path']} is {lk['age_s']:.0f} s old",
-                        lk["age_s"],
-                        thresholds.stale_lock_s,
-                        str(ds.relative_to(root)),
-                    )
-                )
+            alerts += health.lock_alerts(health.stale_locks(ds), str(ds.relative_to(root)))
         ok_convs = [c for c in convs if c["ok"]]
         return {
             "generated": _iso(time.time()),

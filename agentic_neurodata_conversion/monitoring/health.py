@@ -27,14 +27,6 @@ from .metrics import METRICS_FILE, LoadedMetrics, load_metrics
 from .settings import Settings, Thresholds
 
 FsckMode = Literal["fast", "full", "off"]
-GIT_LOCKS = (
-    "index.lock",
-    "HEAD.lock",
-    "config.lock",
-    "packed-refs.lock",
-    "shallow.lock",
-    "annex/index.lock",
-)
 
 
 @dataclass
@@ -111,21 +103,35 @@ def subdataset_states(repo: Path) -> list[dict[str, str]]:
     return out
 
 
-def stale_locks(gitdir: Path, older_than_s: float) -> list[dict[str, Any]]:
-    """git lock files left behind (a crashed git), older than OLDER_THAN_S seconds."""
+def stale_locks(root: Path) -> list[dict[str, Any]]:
+    """git lock files that no live process holds (a killed git left them), with their age."""
+    from ..datalad_layer.locks import find_locks
+
     now = time.time()
-    candidates = [gitdir / name for name in GIT_LOCKS]
-    for root, _dirs, files in os.walk(gitdir / "refs"):
-        candidates += [Path(root, f) for f in files if f.endswith(".lock")]
     found = []
-    for p in candidates:
-        try:
-            age = now - p.stat().st_mtime
-        except OSError:
+    for lock in find_locks(root):
+        if not lock.stale:
             continue
-        if age >= older_than_s:
-            found.append({"path": str(p.relative_to(gitdir.parent)), "age_s": round(age, 1)})
+        try:
+            age = now - os.stat(lock.path).st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        found.append({"path": lock.relative_to(root), "kind": lock.kind, "age_s": round(age, 1)})
     return found
+
+
+def lock_alerts(locks: Iterable[dict[str, Any]], where: str) -> list[Alert]:
+    return [
+        Alert(
+            "stale_lock",
+            f"{lock['path']} is held by no process ({lock['age_s']:.0f} s old): "
+            "`anc check --repair` removes it",
+            lock["age_s"],
+            0.0,
+            where,
+        )
+        for lock in locks
+    ]
 
 
 def check_dataset(
@@ -133,7 +139,6 @@ def check_dataset(
     *,
     fsck: FsckMode = "fast",
     unused: bool = True,
-    stale_lock_s: float = 600.0,
     base: Path | None = None,
 ) -> DatasetHealth:
     """Health of one scanned dataset; git-annex failures are recorded, not raised."""
@@ -150,7 +155,7 @@ def check_dataset(
         health.problems.append(str(exc))
     if scan.subdatasets:
         health.subdatasets = subdataset_states(path)
-    health.stale_locks = stale_locks(gitdir, stale_lock_s)
+    health.stale_locks = stale_locks(path)
     return health
 
 
@@ -226,17 +231,7 @@ def health_alerts(healths: Iterable[DatasetHealth], t: Thresholds) -> list[Alert
                     h.path,
                 )
             )
-        for lock in h.stale_locks:
-            alerts.append(
-                Alert(
-                    "stale_lock",
-                    f"{lock['path']} is {lock['age_s']:.0f} s old "
-                    "(a git process died?); remove it if no git runs",
-                    lock["age_s"],
-                    t.stale_lock_s,
-                    h.path,
-                )
-            )
+        alerts += lock_alerts(h.stale_locks, h.path)
     return alerts
 
 
@@ -260,9 +255,7 @@ def check_health(
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         healths = list(
             pool.map(
-                lambda s: check_dataset(
-                    s, fsck=fsck, unused=unused, stale_lock_s=t.stale_lock_s, base=root
-                ),
+                lambda s: check_dataset(s, fsck=fsck, unused=unused, base=root),
                 scans,
             )
         )

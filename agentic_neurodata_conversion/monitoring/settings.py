@@ -8,7 +8,8 @@ optional; the defaults are shown here::
     min_free_disk_gb = 5.0      # less free disk than this under the folder raises an alert
     max_memory_percent = 90.0   # system memory use above this (now or sampled) raises an alert
     fsck_failures = 0           # more failed `git annex fsck` checks than this raises an alert
-    stale_lock_s = 600.0        # a git *.lock file older than this counts as stale
+    # stale_lock_s: deprecated 2026-12-01 and ignored: a git lock is stale when no live
+    # process holds it (datalad_layer/locks.py), whatever its age
 
     [resources]
     max_concurrent_conversions = 2
@@ -26,10 +27,11 @@ optional; the defaults are shown here::
 from __future__ import annotations
 
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import UsageError
 
@@ -46,7 +48,18 @@ class Thresholds(_Section):
     min_free_disk_gb: float = Field(5.0, ge=0)
     max_memory_percent: float = Field(90.0, gt=0, le=100)
     fsck_failures: int = Field(0, ge=0)
-    stale_lock_s: float = Field(600.0, ge=0)
+    stale_lock_s: float | None = Field(None, ge=0)  # deprecated 2026-12-01, ignored
+
+    @model_validator(mode="after")
+    def _deprecated(self) -> Thresholds:
+        if self.stale_lock_s is not None:
+            warnings.warn(
+                "thresholds.stale_lock_s is ignored since 2026-12-01: a git lock is stale "
+                "when no live process holds it; remove the key",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        return self
 
 
 class ResourcePolicy(_Section):

@@ -259,6 +259,9 @@ class ConversionProvenanceTracker:
             "# the journal's active segment: sealed and committed at every checkpoint\n"
             f"/{JOURNAL_DIR.as_posix()}/current.jsonl\n"
             f"/{JOURNAL_DIR.as_posix()}/*.tmp\n"
+            "# files being written (renamed into place when complete): never committed half\n"
+            "/provenance/*.tmp\n"
+            "*.anc-partial\n"
         )
         (path / "README.md").write_text(_readme(self.conversion_id, self.session.start_time))
         self._write_conversion_file()
