@@ -151,6 +151,31 @@ def content_ids(repo: str | Path, ref: str, paths: Sequence[str]) -> dict[str, s
     return ids
 
 
+def last_run_commit(repo: str | Path) -> str | None:
+    """The newest ``datalad run`` commit of REPO, if any."""
+    out = git(repo, "log", "--format=%H", "--grep=^\\[DATALAD RUNCMD\\]", "-n", "1")
+    return out.decode().strip() or None
+
+
+def recorded_run(repo: str | Path, output: str, script: str) -> RunResult | None:
+    """The run already recorded for OUTPUT with SCRIPT as it is now (a conversion
+    interrupted after its run commit was made, before it noted so), or None."""
+    commit = last_run_commit(repo)
+    if commit is None:
+        return None
+    changed = git(repo, "log", "-1", "--format=%H", "--", script).decode().strip()
+    if not changed:
+        return None
+    try:  # exit 1: the script changed after that run
+        git(repo, "merge-base", "--is-ancestor", changed, commit)
+    except DataLadError:
+        return None
+    record = parse_run_record(_commit_message(repo, commit))
+    if output not in (record.get("outputs") or []):
+        return None
+    return RunResult(commit, record, content_ids(repo, commit, [output]), 0.0)
+
+
 def _head(repo: str | Path) -> str:
     return git(repo, "rev-parse", "HEAD").decode().strip()
 

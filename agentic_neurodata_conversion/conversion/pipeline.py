@@ -90,6 +90,7 @@ class ConversionPipeline:
         self.worker = worker
         # Processes that were running before this pipeline: an interruption spares them.
         self.spare_children: frozenset[int] = frozenset()
+        self.monitor: Any = None  # a ConversionMonitor, stopped by finalize or a stop
 
     # ------------------------------------------------------------------ start / open
 
@@ -150,8 +151,8 @@ class ConversionPipeline:
                 from ..monitoring.metrics import ConversionMonitor
 
                 # Samples resources until finalize, which commits reports/metrics.jsonl.
-                watcher = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
-                watcher.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
+                self.monitor = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
+                self.monitor.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
             self._say("start", f"conversion {conversion_id} in {tracker.path}")
             self._state(request={"input_mode": input_mode, **(request or {})}, agent=agent)
             self.add_input(folder, input_mode, checkpoint=checkpoint)
@@ -384,7 +385,8 @@ class ConversionPipeline:
             ref = self.state["input"]
             inputs = [] if ref["mode"] == "reference" else [ref["path"]]
             output = self._context().output
-            result = engine.run_conversion(
+            # Interrupted after `datalad run` committed, before it was noted: keep that run.
+            result = engine.recorded_run(self.path, output, script) or engine.run_conversion(
                 self.path,
                 script,
                 inputs=inputs,
@@ -556,8 +558,12 @@ class ConversionPipeline:
     def _stop(self, stage: str, cause: str) -> None:
         with interrupts.shielded():
             interrupts.end_children(self.spare_children)
+            if self.monitor is not None and self.monitor.running:  # its metrics are committed
+                self.monitor.stop(f"{cause} during {stage}")
             removed = self.remove_partial_outputs()
-            self.tracker.mark_interrupted(stage, cause, removed)
+            # outputs/ is only ever committed by the run; inputs/ by a complete start
+            leave = ("outputs",) if "input" in self.state else ("inputs", "outputs")
+            self.tracker.mark_interrupted(stage, cause, removed, leave)
 
     def _space_needed(self, stage: str) -> int:
         """What STAGE writes at most: a copy of the recording when it is copied in, about

@@ -27,9 +27,8 @@ from ..datalad_layer.integrity import calc_keys, same_key
 from ..errors import Interrupted, UsageError
 from ..provenance.journal import verify_journal
 from ..provenance.tracker import is_conversion
-from .engine import content_ids, parse_run_record, rerun_in_clone
+from .engine import content_ids, last_run_commit, parse_run_record, rerun_in_clone
 
-RUN_GREP = "^\\[DATALAD RUNCMD\\]"
 CHECKS = ("journal", "head", "worktree", "rerun")
 
 
@@ -102,7 +101,7 @@ def conversion_root(path: str | Path) -> Path:
 
 def run_commit(root: Path) -> str:
     """The last `datalad run` commit: the one that produced the conversion's outputs."""
-    out = git(root, "log", "--format=%H", f"--grep={RUN_GREP}", "-n", "1").decode().strip()
+    out = last_run_commit(root)
     if not out:
         raise UsageError(
             f"conversion {root.name} has no recorded run",

@@ -311,9 +311,10 @@ def save(
             ) from exc
         if type(exc).__name__ != "CommandError":
             raise
-        stderr = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        lines = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        said = [ln for ln in lines if ln.startswith(("fatal:", "error:"))] or lines[-1:]
         raise DataLadError(
-            f"save failed in {ds.path}: {stderr[-1] if stderr else exc}",
+            f"save failed in {ds.path}: {said[0] if said else exc}",
             "run `anc check --repair` on the dataset, then retry",
         ) from exc
 

@@ -574,6 +574,10 @@ class ConversionMonitor:
         """Add to the conversion record, e.g. ``input_bytes`` for the MB/s figure."""
         self.context.update(context)
 
+    @property
+    def running(self) -> bool:
+        return self._timer is not None
+
     def stop(self, error: BaseException | str | None = None) -> Path:
         """Finish the conversion record and append all metrics to the dataset's file."""
         if self._timer is None:
@@ -610,7 +614,7 @@ class ConversionMonitor:
         )
 
         def finish(t: Any) -> None:
-            if monitor._timer is not None:
+            if monitor.running:
                 failed = t.session.status != "completed"
                 monitor.stop(t.session.error or t.session.status if failed else None)
 

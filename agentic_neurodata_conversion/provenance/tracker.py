@@ -450,9 +450,11 @@ class ConversionProvenanceTracker:
         )
         self.journal.torn.clear()
 
-    def mark_interrupted(self, stage: str, cause: str, removed: Sequence[str] = ()) -> None:
+    def mark_interrupted(
+        self, stage: str, cause: str, removed: Sequence[str] = (), leave: Sequence[str] = ()
+    ) -> None:
         """Record that CAUSE (a signal, a full disk) stopped the conversion during STAGE, and
-        commit the record.
+        commit it with what else changed, except in the top folders LEAVE (left half done).
 
         Locks left by git processes the interruption killed are cleared first (judged by
         who holds them). The status becomes ``interrupted``: not final, the conversion can
@@ -477,7 +479,7 @@ class ConversionProvenanceTracker:
                 reasoning=[f"{cause} stopped the {stage} stage; resume or discard the conversion"],
             )
             self.session.status = "interrupted"
-            self._commit(f"[anc] interrupted during {stage} ({cause})", only_provenance=True)
+            self._commit(f"[anc] interrupted during {stage} ({cause})", leave=leave)
 
     def mark_resumed(self, stage: str) -> None:
         """Record that an interrupted (or unfinished) conversion goes on from STAGE."""
@@ -668,14 +670,19 @@ class ConversionProvenanceTracker:
         )
         return self._commit(f"[anc] iteration {self.session.iteration}: {message}")
 
-    def _commit(self, message: str, *, only_provenance: bool = False) -> str | None:
-        """Seal the journal and commit; ONLY_PROVENANCE commits provenance/ alone (after an
-        interruption, when a half-written output must not be annexed)."""
+    def _commit(self, message: str, *, leave: Sequence[str] = ()) -> str | None:
+        """Seal the journal and commit; the top folders in LEAVE stay as they are (after an
+        interruption: a half-cloned input or half-written output must not be committed)."""
         self.journal.seal()
         self._write_conversion_file()
         root = self.conversion_repo_path
-        if only_provenance:
-            dlayer.save(self.dataset, message, paths=[root / "provenance"], to_git=True)
+        if leave:
+            paths = [
+                p
+                for p in dlayer.changed_paths(root)
+                if p.split("/", 1)[0] not in leave or p.endswith("/.gitkeep")
+            ]
+            dlayer.save(self.dataset, message, paths=paths)
         else:
             # Most checkpoints change only text the rules keep in git (journal, state,
             # reports): then `git add` does, without starting git-annex (0.29 s, not ~0.38 s).

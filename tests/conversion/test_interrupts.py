@@ -58,7 +58,8 @@ def assert_one_line_interruption(proc: subprocess.Popen[str], err: str, root: Pa
     assert line.startswith("interrupted during "), line
     assert f"{RESUME}{root}` (or discard it with `anc discard {root}`)" in line
     # nothing of the conversion outlives the command: no worker, no conversion script
-    assert not [p for p in psutil.process_iter() if _in_group(p, proc.pid)]
+    left = [p for p in psutil.process_iter() if _in_group(p, proc.pid)]
+    assert not left, [" ".join(p.cmdline()) for p in left]
     return line.removeprefix("interrupted during ").split(";")[0]
 
 
@@ -72,7 +73,9 @@ def _in_group(process: psutil.Process, group: int) -> bool:
 def assert_reopens_interrupted(root: Path, stage: str) -> None:
     report = check_dataset_integrity(root)
     assert report.is_valid, report.issues
-    assert not report.warnings, report.warnings  # committed, no lock left behind
+    assert not report.held_locks and not report.stale_locks
+    if stage != "start":  # all is committed (at start a half-added input may stay as it was)
+        assert not report.warnings, report.warnings
     info = json.loads((root / "provenance" / "conversion.json").read_text())
     assert info["status"] == "interrupted"
     assert verify_journal(root).ok
@@ -107,11 +110,11 @@ def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     resume_and_verify(root, run_cli)
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.4, 2.0, 2.6, 3.3, 4.0])
+@pytest.mark.parametrize("delay", [0.5, 1.4, 2.0, 2.6, 3.2])
 def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
     delay: float, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
-    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=5)
+    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=10)
     root = tmp_path / "out" / "conversion_t"
     proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=tmp_path)
     time.sleep(delay)
