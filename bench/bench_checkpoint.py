@@ -14,7 +14,7 @@ from pathlib import Path
 
 from _common import disk_use, report
 
-from agentic_neurodata_conversion.provenance.records import ProvenanceRecord
+from agentic_neurodata_conversion.journal.records import ProvenanceRecord
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 BATCH = 10_000

@@ -15,8 +15,8 @@ from pathlib import Path
 from _common import report
 
 from agentic_neurodata_conversion.datalad_layer import dataset as dlayer
-from agentic_neurodata_conversion.provenance.journal import Journal
-from agentic_neurodata_conversion.provenance.records import ProvenanceRecord
+from agentic_neurodata_conversion.journal.chain import Journal
+from agentic_neurodata_conversion.journal.records import ProvenanceRecord
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 N_FAST, N_SYNC, N_SAVE = 50_000, 3_000, 30

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from agentic_neurodata_conversion import runtime
-from agentic_neurodata_conversion.provenance.records import (
+from agentic_neurodata_conversion.journal.records import (
     Candidate,
     ConfidenceLevel,
     Conflict,

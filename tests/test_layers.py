@@ -14,31 +14,44 @@ NAME = PACKAGE.name
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS = {
     "base": ("errors", "runtime", "names", "timing", "units", "interrupts", "__version__"),
-    "records": ("provenance.records", "provenance.journal"),
+    "journal": ("journal",),
     "datalad": ("datalad_layer",),
     "core": ("provenance",),
-    "services": ("conversion", "data_management", "monitoring"),
-    "front ends": ("cli", "mcp_server", "reports"),
+    "services": ("conversion", "data_management", "monitoring", "reports"),
+    "front ends": ("cli", "mcp_server"),
 }
 
 
 def layer_of(module: str) -> int:
     """Index in LAYERS of a module path relative to the package ('' is the package itself)."""
-    best, found = -1, 0
     for index, prefixes in enumerate(LAYERS.values()):
-        for prefix in prefixes:
-            within = module == prefix or module.startswith(prefix + ".")
-            if within and len(prefix) > best:  # the longest prefix decides (records in core)
-                best, found = len(prefix), index
-    if best < 0 and module:
+        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
+            return index
+    if module:
         raise AssertionError(f"{module} is in no layer: add it to LAYERS")
-    return found
+    return 0
 
 
 def imported(source: str, here: tuple[str, ...]) -> Iterator[str]:
-    """Package-relative names of the package modules SOURCE, the file at HERE, imports."""
+    """Package-relative names of the package modules SOURCE, the file at HERE, imports:
+    import statements, and loads by name (``importlib.import_module``, or any string
+    naming a module of the package, as plugin lists do)."""
     package = here[:-1]  # what a `from . import` is relative to (also for __init__)
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if (alias.name + ".").startswith(NAME + "."):
+                    yield ".".join(alias.name.split(".")[1:])
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.startswith(NAME + ".") and node.value.replace(".", "").isidentifier():
+                yield ".".join(node.value.split(".")[1:])
+            continue
+        if isinstance(node, ast.Call) and _is_import_module(node) and node.args:
+            name = node.args[0]
+            if isinstance(name, ast.Constant) and str(name.value).startswith("."):
+                yield ".".join([*package, str(name.value).lstrip(".")]).strip(".")
+            continue
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level == 0:
@@ -53,6 +66,13 @@ def imported(source: str, here: tuple[str, ...]) -> Iterator[str]:
             yield ".".join(base)
         else:  # `from .. import x`: x is a module (or __version__)
             yield from (alias.name for alias in node.names)
+
+
+def _is_import_module(call: ast.Call) -> bool:
+    func = call.func
+    return (isinstance(func, ast.Attribute) and func.attr == "import_module") or (
+        isinstance(func, ast.Name) and func.id == "import_module"
+    )
 
 
 def upward_imports(source: str, here: tuple[str, ...]) -> list[str]:
@@ -84,8 +104,17 @@ def test_the_check_sees_upward_imports() -> None:
     assert upward_imports(f"from {NAME}.cli.main import app\n", here) == [
         "provenance.tracker imports cli.main"
     ]
-    assert upward_imports("from .journal import iter_entries\n", here) == []
-    assert upward_imports("from .. import __version__\n", ("provenance", "records")) == []
-    assert upward_imports("from ..datalad_layer import dataset\n", ("provenance", "journal")) == [
-        "provenance.journal imports datalad_layer"
+    assert upward_imports("from ..journal.chain import iter_entries\n", here) == []
+    assert upward_imports("from .. import __version__\n", ("journal", "records")) == []
+    assert upward_imports("from ..datalad_layer import dataset\n", ("journal", "chain")) == [
+        "journal.chain imports datalad_layer"
     ]
+    # loads by name count too: a plugin list, import_module with a literal
+    plugins = f'PLUGINS = ("{NAME}.cli.main",)\n'
+    assert upward_imports(plugins, here) == ["provenance.tracker imports cli.main"]
+    assert upward_imports(f"import {NAME}.mcp_server\n", here) == [
+        "provenance.tracker imports mcp_server"
+    ]
+    loaded = "import importlib\nimportlib.import_module('.x', __name__)\n"
+    assert upward_imports(loaded, ("provenance", "tracker")) == []
+    assert upward_imports(loaded, ("datalad_layer", "__init__")) == []

@@ -20,7 +20,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversionError, UsageError
-from ..provenance.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSource
+from ..journal.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSource
 
 if TYPE_CHECKING:
     from neuroconv.datainterfaces.ecephys.baserecordingextractorinterface import (

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..errors import ConversionError, UsageError
-from ..provenance.records import (
+from ..journal.records import (
     REVIEW_CONFIDENCE,
     REVIEW_LEVELS,
     Candidate,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..provenance.records import ProvenanceSource
+from ..journal.records import ProvenanceSource
 from . import metadata as md
 from .script import _json_default
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import interrupts, timing
 from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
+from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name
-from ..provenance.records import ConfidenceLevel, ProvenanceSource
 from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder, is_conversion
 from ..units import binary_size
 from . import formats, workers
@@ -464,6 +464,7 @@ class ConversionPipeline:
             status = "completed" if reason is None else "failed"
             final = {d.field: d.value for d in self._decisions()}
             self._say("finalize", f"finalizing: {status}")
+            _load_report_writers()
             tag = self.tracker.finalize_conversion(status, final, error=reason)
         return self.result(tag, reason)
 
@@ -490,6 +491,7 @@ class ConversionPipeline:
             error.message if isinstance(error, AncError) else f"{type(error).__name__}: {error}"
         )
         self.tracker.record_error(error, stage=stage, outcome="conversion failed")
+        _load_report_writers()
         self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
 
     def next_stage(self) -> str:
@@ -584,6 +586,11 @@ class ConversionPipeline:
         for rel in removed:
             (self.path / rel).unlink(missing_ok=True)
         return removed + remove_stranded_objects(self.path, "*.nwb")
+
+
+def _load_report_writers() -> None:
+    """Importing reports registers its finalize hook (summary, HTML report, RO-Crate)."""
+    from .. import reports  # noqa: F401
 
 
 def check_locations(source: Path, output: Path) -> None:

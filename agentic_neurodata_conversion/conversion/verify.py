@@ -25,7 +25,7 @@ from .. import timing
 from ..datalad_layer.dataset import git
 from ..datalad_layer.integrity import calc_keys, same_key
 from ..errors import Interrupted, UsageError
-from ..provenance.journal import verify_journal
+from ..journal.chain import verify_journal
 from ..provenance.tracker import is_conversion
 from .engine import content_ids, last_run_commit, parse_run_record, rerun_in_clone
 

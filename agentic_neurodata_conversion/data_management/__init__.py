@@ -6,12 +6,12 @@ registers the report writers that finalize runs (see provenance/hooks.py).
 """
 
 from ..datalad_layer.wrapper import DataLadWrapper
+from ..journal.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSource
 from ..monitoring.dashboard import PerformanceDashboard
 from ..monitoring.datalad_timing import PerformanceAwareDataLadWrapper
 from ..monitoring.metrics import PerformanceCollector, PerformanceMetric, SystemResourceSnapshot
 from ..monitoring.resources import ResourceManager
 from ..monitoring.storage import StorageOptimizer
-from ..provenance.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSource
 from ..provenance.tracker import (
     ConversionProvenanceTracker,
     ConversionSession,

@@ -393,7 +393,7 @@ def _check_annex(root: Path, counts: StatusCounts, full: bool, report: Integrity
 
 
 def _check_journal(root: Path, report: IntegrityReport) -> None:
-    from ..provenance.journal import verify_journal
+    from ..journal.chain import verify_journal
 
     check = verify_journal(root)
     report.statistics["journal_records"] = check.records

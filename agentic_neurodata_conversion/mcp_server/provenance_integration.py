@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProvenanceError, UsageError
+from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name
-from ..provenance.records import ConfidenceLevel, ProvenanceSource
 from .redact import sanitize
 
 if TYPE_CHECKING:
     from ..conversion.pipeline import ConversionPipeline, ConversionResult, Progress
+    from ..journal.records import ProvenanceRecord
     from ..provenance.catalog import ConversionInfo
-    from ..provenance.records import ProvenanceRecord
     from ..provenance.tracker import ConversionProvenanceTracker
 
 log = logging.getLogger("anc.mcp")
@@ -285,6 +285,8 @@ class MCPProvenanceManager:
             if status is None:
                 result = pipeline.finalize()
             else:
+                from .. import reports  # noqa: F401  (registers the summary, HTML, RO-Crate)
+
                 pipeline.tracker.finalize_conversion(status, final_metadata, error=reason)
                 result = pipeline.result(None, reason)
         log.info("finalized conversion %s: %s", conversion_id, result.status)

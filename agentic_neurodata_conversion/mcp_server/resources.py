@@ -86,7 +86,7 @@ def _summary(pipeline: ConversionPipeline) -> str:
 def _journal_text(pipeline: ConversionPipeline) -> str:
     import orjson
 
-    from ..provenance.journal import iter_entries
+    from ..journal.chain import iter_entries
 
     return "".join(
         orjson.dumps(e).decode() + "\n" for e in iter_entries(pipeline.tracker.journal.dir)

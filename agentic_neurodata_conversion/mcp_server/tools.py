@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ..errors import AncError
-from ..provenance.records import ConfidenceLevel, ProvenanceSource
+from ..journal.records import ConfidenceLevel, ProvenanceSource
 from .paths import Roots
 from .provenance_integration import ConversionBusy, MCPProvenanceManager, client_identity
 from .redact import redact

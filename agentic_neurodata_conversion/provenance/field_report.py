@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from .records import (
+from ..journal.records import (
     REVIEW_CONFIDENCE,
     REVIEW_LEVELS,
     ConfidenceLevel,

@@ -1,16 +1,15 @@
 """Finalize hooks: files derived from the journal that finalize writes before its commit.
 
-Exporters live in higher layers (reports/); they register here when imported, so the
-tracker calls them without importing upwards. ``PLUGINS`` names the modules loaded (once)
-before finalize, like entry points: the core knows their names, not their code. A hook gets
-the tracker and writes files inside its dataset.
+The writers live in higher layers (``reports`` registers the summary, HTML report and
+RO-Crate when it is imported; monitoring adds its metrics file per conversion), so the
+tracker calls them without importing upwards. Whoever finalizes with reports in mind imports
+``reports`` first: the pipeline and the MCP server do. A hook gets the tracker and writes
+files inside its dataset.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,14 +18,6 @@ if TYPE_CHECKING:
 FinalizeHook = Callable[["ConversionProvenanceTracker"], None]
 
 _HOOKS: dict[str, FinalizeHook] = {}
-PLUGINS = ("agentic_neurodata_conversion.reports",)
-
-
-@cache
-def load_plugins() -> None:
-    """Import the plugin modules; each registers its hooks and renderers."""
-    for name in PLUGINS:
-        importlib.import_module(name)
 
 
 def register_finalize_hook(name: str, hook: FinalizeHook) -> None:
@@ -35,5 +26,4 @@ def register_finalize_hook(name: str, hook: FinalizeHook) -> None:
 
 
 def finalize_hooks() -> list[FinalizeHook]:
-    load_plugins()
     return list(_HOOKS.values())

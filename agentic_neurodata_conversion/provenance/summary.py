@@ -1,38 +1,20 @@
-"""CONVERSION_SUMMARY.md: what a person reads first when opening a conversion.
+"""CONVERSION_SUMMARY.md before the reports are rendered: what finalize writes first.
 
-The summary is rendered from the conversion's journal by the Markdown renderer of
-``reports`` (one renderer for finalize and ``anc report --format md``). That renderer lives
-above this layer, so it registers itself here when ``reports`` is loaded as a plugin (see
-hooks.py); the tracker only calls ``render_summary``. Should no renderer be registered,
-finalize writes a short stub that says how to render the full summary.
+The full summary (fields, sources, confidence, conflicts, pipeline) is rendered from the
+journal by ``reports``, whose finalize hook replaces this file from the same view it renders
+the HTML report and the RO-Crate from. Without that hook (the tracker used alone) this short
+summary stays, and says how to render the full one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .tracker import ConversionProvenanceTracker
 
-SummaryRenderer = Callable[[Path], str]
 
-_RENDERER: list[SummaryRenderer] = []
-
-
-def register_summary_renderer(renderer: SummaryRenderer) -> None:
-    """Make RENDERER (conversion folder -> Markdown) the one finalize uses."""
-    _RENDERER[:] = [renderer]
-
-
-def render_summary(tracker: ConversionProvenanceTracker) -> str:
-    """The Markdown summary of TRACKER's conversion, derived from its journal."""
-    from .hooks import load_plugins
-
-    load_plugins()
-    if _RENDERER:
-        return _RENDERER[0](tracker.conversion_repo_path)
+def stub_summary(tracker: ConversionProvenanceTracker) -> str:
     s = tracker.session
     lines = [
         f"# Conversion summary: {tracker.conversion_id}",

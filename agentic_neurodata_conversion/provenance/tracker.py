@@ -28,11 +28,8 @@ from ..datalad_layer import annex
 from ..datalad_layer import dataset as dlayer
 from ..datalad_layer import locks as git_locks
 from ..errors import AncError, ProvenanceError, UsageError
-from ..names import check_name
-from . import inputs as input_refs
-from .hooks import FinalizeHook, finalize_hooks
-from .journal import JOURNAL_DIR, Flock, Journal, iter_records
-from .records import (
+from ..journal.chain import JOURNAL_DIR, Flock, Journal, iter_records
+from ..journal.records import (
     _UNSET,
     ConfidenceLevel,
     Conflict,
@@ -40,6 +37,9 @@ from .records import (
     ProvenanceSource,
     utc_now,
 )
+from ..names import check_name
+from . import inputs as input_refs
+from .hooks import FinalizeHook, finalize_hooks
 
 if TYPE_CHECKING:
     from datalad.api import Dataset
@@ -734,7 +734,7 @@ class ConversionProvenanceTracker:
                 f"unknown final status {status!r}", f"use one of: {', '.join(TERMINAL_STATUSES)}"
             )
         self._refuse_if_finalized()
-        from .summary import render_summary  # loads the report plugins: only at finalize
+        from .summary import stub_summary
 
         with self._tracker_lock():
             if error:
@@ -758,9 +758,9 @@ class ConversionProvenanceTracker:
             s.iteration += 1
             self.journal.seal()
             _write_json(self.conversion_repo_path / SESSION_FILE, s.to_dict())
+            (self.conversion_repo_path / SUMMARY_FILE).write_text(stub_summary(self))
             for hook in [*finalize_hooks(), *self._finalize_hooks]:
-                hook(self)
-            (self.conversion_repo_path / SUMMARY_FILE).write_text(render_summary(self))
+                hook(self)  # reports' hook replaces the summary with the full one
             self._commit(
                 f"[anc] iteration {s.iteration}: finalize conversion {self.conversion_id} - status {status}"
             )
@@ -832,7 +832,7 @@ class ProvenanceIntegration:
         conflict = None
         level = ConfidenceLevel.HUMAN_CONFIRMED
         if override_of is not _UNSET and override_of != value:
-            from .records import Candidate
+            from ..journal.records import Candidate
 
             level = ConfidenceLevel.HUMAN_OVERRIDE
             conflict = Conflict(
@@ -899,7 +899,7 @@ def create_conversion_tracker(
 
 def _write_json(path: Path, data: Any) -> None:
     """Atomic replace, so a crash leaves the old or the new file, never half of one."""
-    from .records import encode_value
+    from ..journal.records import encode_value
 
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(encode_value(data), indent=2, sort_keys=False) + "\n")

@@ -12,24 +12,20 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ..errors import UsageError
-from ..provenance.field_report import review_reasons
-from ..provenance.journal import (
-    CURRENT,
+from ..journal.chain import (
     JOURNAL_DIR,
     JournalCheck,
-    journal_files,
     verify_journal,
 )
-from ..provenance.records import HUMAN_LEVELS, ConfidenceLevel, parse_level
+from ..journal.reader import as_dict, as_int, read_entries
+from ..journal.records import HUMAN_LEVELS, ConfidenceLevel, parse_level
+from ..provenance.field_report import review_reasons
 
 CONVERSION_FILE = Path("provenance") / "conversion.json"
 VALIDATION_FILE = Path("reports") / "validation.json"
@@ -277,21 +273,6 @@ def check_conversion(path: str | Path) -> Path:
     return root
 
 
-def iter_journal(root: Path) -> Iterator[dict[str, Any]]:
-    """Every parsable journal line, in order; unparsable ones are skipped (verify names them)."""
-    for path in journal_files(root / JOURNAL_DIR):
-        with open(path, "rb") as fh:
-            for raw in fh:
-                if not raw.endswith(b"\n") and path.name == CURRENT:
-                    return  # a torn last line: never acknowledged
-                try:
-                    entry = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(entry, dict) and "operation" in entry:
-                    yield entry
-
-
 def build_view(path: str | Path) -> ConversionView:
     """Check the journal, then stream it once into a ConversionView."""
     root = check_conversion(path)
@@ -299,7 +280,7 @@ def build_view(path: str | Path) -> ConversionView:
     if not (root / JOURNAL_DIR).is_dir():
         check.problem(f"{JOURNAL_DIR.as_posix()} is missing: no record can be shown")
     builder = _Builder(root, Integrity.of(check))
-    for entry in iter_journal(root):
+    for entry in read_entries(root / JOURNAL_DIR):
         builder.add(entry)
     return builder.finish()
 
@@ -328,7 +309,7 @@ class _Builder:
         self.failed_calls: set[tuple[str | None, str]] = set()
 
     def add(self, entry: dict[str, Any]) -> None:
-        e = _clean(entry)
+        e = entry
         self.records += 1
         seq = e["seq"]
         trusted = seq > 0 and seq not in self.untrusted
@@ -423,7 +404,7 @@ class _Builder:
                 title = f"state update: {keys or 'no change'}"
             detail["state"] = new_state
         elif kind == "checkpoint":
-            self.iterations = max(self.iterations, _int(out.get("iteration")))
+            self.iterations = max(self.iterations, as_int(out.get("iteration")))
             title = f"iteration {out.get('iteration')}: {out.get('message', '')}"
             detail = dict(out)
         elif kind == "artifact":
@@ -434,7 +415,7 @@ class _Builder:
             self.artifacts[path] = Artifact(
                 path=path,
                 artifact_type=str(out.get("artifact_type", "")),
-                size=_int(out.get("size")),
+                size=as_int(out.get("size")),
                 seq=seq,
                 time=time,
                 description=str(meta.get("description") or ""),
@@ -450,8 +431,8 @@ class _Builder:
                     mode=str(out.get("mode", "")),
                     path=str(out.get("path", "")),
                     source=str(out.get("source", "")),
-                    files=_int(out.get("files")),
-                    bytes=_int(out.get("bytes")),
+                    files=as_int(out.get("files")),
+                    bytes=as_int(out.get("bytes")),
                     reason=str(out.get("reason", "")),
                     dataset_id=out.get("dataset_id"),
                     dataset_commit=out.get("dataset_commit"),
@@ -585,114 +566,13 @@ class _Builder:
             input_bytes=sum(i.bytes for i in self.inputs),
             output_bytes=sum(a.size for a in self.artifacts.values()),
             dataset_id=_dataset_id(self.root),
-            final_metadata=_dict(fin.get("final_metadata")),
+            final_metadata=as_dict(fin.get("final_metadata")),
             recording_format=detected.get("format"),
             format_method=detected.get("method"),
             format_confidence=detected.get("confidence"),
             streams=[str(s) for s in detected.get("streams") or []],
-            converted_stream=_dict(detected.get("source_data")).get("stream_id"),
+            converted_stream=as_dict(detected.get("source_data")).get("stream_id"),
         )
-
-
-_LEVELS = frozenset(LEVEL_ORDER)
-
-
-def _int(value: Any) -> int:
-    return value if type(value) is int else 0
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-_NONE = type(None)
-
-
-def _well_formed(e: dict[str, Any]) -> bool:
-    """True when E has the types the journal writer gives every record (the usual case).
-
-    One flat expression: this runs for every record, and generators cost more than the checks.
-    """
-    get = e.get
-    seq, level, confidence, conflict = (
-        get("seq"),
-        get("confidence_level"),
-        get("confidence"),
-        get("conflict"),
-    )
-    ok = (
-        type(seq) is int
-        and seq > 0
-        and type(get("time")) is str
-        and type(get("operation")) is str
-        and type(get("source")) is str
-        and type(get("reasoning")) is list
-        and type(get("evidence")) is list
-        and type(get("input_data")) is dict
-        and type(get("output_data")) is dict
-        and type(get("metadata")) is dict
-        and type(get("agent")) in (str, _NONE)
-        and type(get("field")) in (str, _NONE)
-        and type(get("method")) in (str, _NONE)
-        and type(level) is str
-        and level in _LEVELS
-        and (confidence is None or (type(confidence) in (int, float) and 0 <= confidence <= 1))
-    )
-    if not ok or not all(type(r) is str for r in e["reasoning"]):
-        return False
-    if conflict is None:
-        return True
-    candidates = conflict.get("candidates") if type(conflict) is dict else None
-    return type(candidates) is list and all(type(c) is dict for c in candidates)
-
-
-def _clean(e: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a journal entry with the types the view relies on.
-
-    Records from the journal writer always have them; an edited record may not, and must
-    still render.
-    """
-    if _well_formed(e):
-        if e["field"] == "":
-            e["field"] = None
-        return e
-    confidence = e.get("confidence")
-    if type(confidence) not in (int, float) or not 0 <= confidence <= 1:
-        confidence = None
-    level = e.get("confidence_level")
-    conflict = e.get("conflict")
-    if isinstance(conflict, dict):
-        candidates = conflict.get("candidates")
-        conflict = {
-            **conflict,
-            "candidates": [c for c in candidates if isinstance(c, dict)]
-            if isinstance(candidates, list)
-            else [],
-        }
-    else:
-        conflict = None
-    field_name = e.get("field")
-    agent = e.get("agent")
-    return {
-        **e,
-        "seq": _int(e.get("seq")) or -1,
-        "time": e.get("time") if isinstance(e.get("time"), str) else "",
-        "operation": str(e.get("operation") or "?"),
-        "agent": None if agent is None else str(agent),
-        "source": str(e.get("source") or "?"),
-        "field": None if field_name in (None, "") else str(field_name),
-        "confidence": confidence,
-        "confidence_level": level if type(level) is str and level in _LEVELS else "unknown",
-        "method": None if e.get("method") is None else str(e["method"]),
-        "reasoning": [str(r) for r in e["reasoning"]]
-        if isinstance(e.get("reasoning"), list)
-        else [],
-        "evidence": e["evidence"] if isinstance(e.get("evidence"), list) else [],
-        "conflict": conflict,
-        "input_data": _dict(e.get("input_data")),
-        "output_data": _dict(e.get("output_data")),
-        "metadata": _dict(e.get("metadata")),
-    }
 
 
 def _agent_kind(current: str, source: str, operation: str) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
+from ..journal.chain import JOURNAL_DIR, sealed_segments
 from ..provenance.inputs import sha256_file
-from ..provenance.journal import JOURNAL_DIR, sealed_segments
 from .model import ConversionView, annex_key_info
 
 TOOL_ID = "https://pypi.org/project/agentic-neurodata-conversion/"

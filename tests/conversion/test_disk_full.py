@@ -12,7 +12,7 @@ import pytest
 
 from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
 from agentic_neurodata_conversion.errors import DiskFull
-from agentic_neurodata_conversion.provenance.journal import verify_journal
+from agentic_neurodata_conversion.journal.chain import verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 from .test_pipeline import run_fails

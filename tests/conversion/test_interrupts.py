@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
-from agentic_neurodata_conversion.provenance.journal import iter_entries, verify_journal
+from agentic_neurodata_conversion.journal.chain import iter_entries, verify_journal
 
 RunCli = Callable[..., tuple[int, str, str]]
 ANC = Path(sys.executable).parent / "anc"

@@ -10,7 +10,7 @@ import pytest
 
 from agentic_neurodata_conversion.conversion import metadata as md
 from agentic_neurodata_conversion.errors import UsageError
-from agentic_neurodata_conversion.provenance.records import ConfidenceLevel, ProvenanceSource
+from agentic_neurodata_conversion.journal.records import ConfidenceLevel, ProvenanceSource
 
 CONTEXT = md.ConversionContext("conv-1", "dataset-1", dt.datetime(2024, 2, 1, tzinfo=dt.UTC))
 FILE_TIME = dt.datetime(2024, 1, 15, 10, 30)  # what synthetic.START_TIME says

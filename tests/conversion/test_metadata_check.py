@@ -16,8 +16,8 @@ from agentic_neurodata_conversion.conversion import metadata as md
 from agentic_neurodata_conversion.conversion.metadata_check import check_metadata
 from agentic_neurodata_conversion.conversion.pipeline import ConversionPipeline
 from agentic_neurodata_conversion.errors import UsageError
-from agentic_neurodata_conversion.provenance.journal import iter_entries
-from agentic_neurodata_conversion.provenance.records import ConfidenceLevel, ProvenanceSource
+from agentic_neurodata_conversion.journal.chain import iter_entries
+from agentic_neurodata_conversion.journal.records import ConfidenceLevel, ProvenanceSource
 
 RunCli = Callable[..., tuple[int, str, str]]
 Snapshot = Callable[[Path], tuple[str, ...]]

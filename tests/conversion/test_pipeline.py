@@ -13,7 +13,7 @@ import pytest
 from agentic_neurodata_conversion.conversion.pipeline import ConversionPipeline
 from agentic_neurodata_conversion.datalad_layer import dataset as dlayer
 from agentic_neurodata_conversion.errors import AncError
-from agentic_neurodata_conversion.provenance.journal import iter_entries, verify_journal
+from agentic_neurodata_conversion.journal.chain import iter_entries, verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 from .test_formats import add_streams

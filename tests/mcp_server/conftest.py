@@ -15,7 +15,7 @@ from mcp_types import Implementation
 
 from agentic_neurodata_conversion import runtime
 from agentic_neurodata_conversion.conversion.synthetic import write_recording
-from agentic_neurodata_conversion.provenance.journal import JOURNAL_DIR, iter_entries
+from agentic_neurodata_conversion.journal.chain import JOURNAL_DIR, iter_entries
 
 runtime.prepare()  # git-annex on PATH for the git commands tests run themselves
 

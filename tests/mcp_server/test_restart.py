@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from agentic_neurodata_conversion.conversion.synthetic import write_recording
-from agentic_neurodata_conversion.provenance.journal import verify_journal
+from agentic_neurodata_conversion.journal.chain import verify_journal
 
 from .conftest import call, serve, tool_calls
 

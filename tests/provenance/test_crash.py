@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
-from agentic_neurodata_conversion.provenance import journal as jmod
-from agentic_neurodata_conversion.provenance.journal import iter_entries, verify_journal
+from agentic_neurodata_conversion.journal import chain as jmod
+from agentic_neurodata_conversion.journal.chain import iter_entries, verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 from .conftest import annex_fsck

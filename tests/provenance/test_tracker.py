@@ -13,8 +13,8 @@ import pytest
 
 from agentic_neurodata_conversion.datalad_layer import dataset as dlayer
 from agentic_neurodata_conversion.errors import ProvenanceError, UsageError
-from agentic_neurodata_conversion.provenance.journal import verify_journal
-from agentic_neurodata_conversion.provenance.records import ConfidenceLevel, ProvenanceSource
+from agentic_neurodata_conversion.journal.chain import verify_journal
+from agentic_neurodata_conversion.journal.records import ConfidenceLevel, ProvenanceSource
 from agentic_neurodata_conversion.provenance.tracker import (
     ConversionProvenanceTracker,
     ProvenanceIntegration,

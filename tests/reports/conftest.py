@@ -10,7 +10,7 @@ import pytest
 
 import agentic_neurodata_conversion.reports  # noqa: F401  (registers the finalize hooks)
 from agentic_neurodata_conversion import runtime
-from agentic_neurodata_conversion.provenance.records import (
+from agentic_neurodata_conversion.journal.records import (
     Candidate,
     ConfidenceLevel,
     Conflict,

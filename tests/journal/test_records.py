@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from agentic_neurodata_conversion.errors import ProvenanceError
-from agentic_neurodata_conversion.provenance.records import (
+from agentic_neurodata_conversion.journal.records import (
     Candidate,
     ConfidenceLevel,
     Conflict,
@@ -91,7 +91,7 @@ def test_values_json_cannot_hold_are_kept_with_their_type() -> None:
         "bad": "\udcff",
     }
     record = ProvenanceRecord(source="auto_extracted", operation="x", value=value)
-    from agentic_neurodata_conversion.provenance.journal import _encode
+    from agentic_neurodata_conversion.journal.chain import _encode
 
     line = _encode(record.to_dict())  # must not raise
     back = decode_value(orjson.loads(line)["value"])

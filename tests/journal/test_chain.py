@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agentic_neurodata_conversion.provenance import journal as jmod
-from agentic_neurodata_conversion.provenance.journal import Journal, iter_entries, verify_journal
-from agentic_neurodata_conversion.provenance.records import ProvenanceRecord
+from agentic_neurodata_conversion.journal import chain as jmod
+from agentic_neurodata_conversion.journal.chain import Journal, iter_entries, verify_journal
+from agentic_neurodata_conversion.journal.records import ProvenanceRecord
 
 
 def rec(i: int) -> ProvenanceRecord:

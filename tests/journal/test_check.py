@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from agentic_neurodata_conversion.provenance import journal as jmod
+from agentic_neurodata_conversion.journal import chain as jmod
 from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 RunCli = Callable[..., tuple[int, str, str]]
