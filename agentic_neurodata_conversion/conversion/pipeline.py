@@ -26,7 +26,7 @@ from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name
 from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder, is_conversion
 from ..units import binary_size
-from . import formats, workers
+from . import formats, stages, workers
 from .workers import HeavyWorker
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str, str], None]  # (stage, message)
 AGENT = "conversion_pipeline"
 SCRIPT = "scripts/convert.py"
-# The stages in order; the pipeline state's ``stage`` names the last one completed.
-STAGES = ("start", "detect", "metadata", "script", "convert", "validate", "finalize")
 USER_METADATA_COPY = "inputs/user-metadata"
 
 
@@ -192,10 +190,9 @@ class ConversionPipeline:
     def _say(self, stage: str, message: str) -> None:
         self.progress(stage, message)
 
-    def _require(self, key: str, stage: str, hint: str) -> Any:
-        if key not in self.state:
-            raise UsageError(f"conversion {self.tracker.conversion_id} has no {key} yet", hint)
-        return self.state[key]
+    def _require(self, stage: str) -> Any:
+        """What STAGE needs from the state (the stage rules are in stages.py)."""
+        return stages.require(self.state, stage, self.tracker.conversion_id)
 
     # ------------------------------------------------------------------ stages
 
@@ -204,7 +201,7 @@ class ConversionPipeline:
 
     def input_folder(self) -> Path:
         """Where the conversion reads the recording: inside the dataset unless by reference."""
-        ref = self._require("input", "start", "start the conversion first")
+        ref = self._require("detect")
         if ref["mode"] == "reference":
             return Path(ref["source"])
         return self.path / ref["path"]
@@ -220,7 +217,7 @@ class ConversionPipeline:
         return detection
 
     def _detection(self) -> Detection:
-        fmt = self._require("format", "detect", "run the detect stage first")
+        fmt = self._require("metadata")
         # Re-detect on the copy inside the dataset: source paths then point into inputs/.
         return formats.detect_format(self.input_folder(), fmt, self.state.get("stream"))
 
@@ -238,7 +235,7 @@ class ConversionPipeline:
         with timing.timed("stage.metadata"):
             self._say("metadata", "reading metadata from the recording")
             user = md.load_user_metadata(metadata_file) if metadata_file else None
-            folder, fmt = self.input_folder(), self._require("format", "detect", "detect first")
+            folder, fmt = self.input_folder(), self._require("metadata")
             stream = self.state.get("stream")
             given = str(metadata_file) if metadata_file else None
             checked, self.prechecked = self.prechecked, None
@@ -381,7 +378,7 @@ class ConversionPipeline:
 
         with timing.timed("stage.convert"):
             self._say("convert", "converting to NWB (datalad run)")
-            script = self._require("script", "script", "run the script stage first")
+            script = self._require("convert")
             ref = self.state["input"]
             inputs = [] if ref["mode"] == "reference" else [ref["path"]]
             output = self._context().output
@@ -412,7 +409,7 @@ class ConversionPipeline:
         from .evaluation import write_evaluation_reports
         from .validation import write_validation_reports
 
-        nwb = self.path / self._require("nwb", "convert", "run the convert stage first")
+        nwb = self.path / self._require("validate")
         with timing.timed("stage.validate"):
             self._say("validate", "validating (nwbinspector, DANDI) and reading the NWB back")
             args = (nwb, self._detection(), self.path)
@@ -496,10 +493,7 @@ class ConversionPipeline:
 
     def next_stage(self) -> str:
         """The first stage not yet completed."""
-        done = self.state.get("stage")
-        if "input" not in self.state or done not in STAGES:
-            return "start"
-        return STAGES[min(STAGES.index(done) + 1, len(STAGES) - 1)]
+        return stages.next_stage(self.state)
 
     def run(
         self,
@@ -522,7 +516,7 @@ class ConversionPipeline:
         stage = from_stage
         try:
             with timing.timed("conversion"):
-                for stage in STAGES[STAGES.index(from_stage) : -1]:
+                for stage in stages.STAGES[stages.STAGES.index(from_stage) : -1]:
                     steps[stage]()
                 stage = "finalize"
                 return self.finalize()

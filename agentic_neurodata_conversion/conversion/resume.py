@@ -21,7 +21,8 @@ from ..datalad_layer.dataset import (
 from ..datalad_layer.integrity import list_subdatasets
 from ..errors import UsageError
 from ..provenance.tracker import CONVERSION_FILE, TERMINAL_STATUSES, TOOL
-from .pipeline import STAGES, ConversionPipeline, ConversionResult, Progress
+from .pipeline import ConversionPipeline, ConversionResult, Progress
+from .stages import STAGES
 from .verify import conversion_root
 from .workers import HeavyWorker
 

@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from ..errors import AncError
 from .provenance_integration import MCPProvenanceManager
-from .tools import NEXT_TOOL, field_report_of
+from .tools import field_report_of, next_tool
 
 if TYPE_CHECKING:
     from ..conversion.pipeline import ConversionPipeline
@@ -77,7 +77,7 @@ def _summary(pipeline: ConversionPipeline) -> str:
             f"- **Format**: {state.get('format', '-')}",
             f"- **Started**: {session.start_time}",
             f"- **Fields needing review**: {', '.join(review) or 'none'}",
-            f"- **Next tool**: {NEXT_TOOL.get(stage, '-')}",
+            f"- **Next tool**: {'-' if session.is_finalized else next_tool(state)}",
             "",
         ]
     )

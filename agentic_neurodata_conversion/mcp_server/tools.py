@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from ..conversion import stages
 from ..errors import AncError
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from .paths import Roots
@@ -55,35 +56,20 @@ log = logging.getLogger("anc.mcp")
 T = TypeVar("T")
 
 STAND_IN_LEVELS = frozenset({ConfidenceLevel.PLACEHOLDER, ConfidenceLevel.UNKNOWN})
-# Pipeline state keys the pipeline itself owns; agents may add others.
-RESERVED_STATE = frozenset(
-    {
-        "stage",
-        "request",
-        "input",
-        "agent",
-        "format",
-        "stream",
-        "fields",
-        "needs_review",
-        "metadata_warnings",
-        "script",
-        "nwb",
-        "run_commit",
-        "validation_passes",
-        "evaluation_passes",
-        "validation_counts",
-    }
-)
-
-NEXT_TOOL = {
-    "start": "detect_format",
-    "detect": "extract_metadata",
-    "metadata": "run_conversion",
+# The tool that runs each stage: the MCP server's names for the pipeline's stages.
+STAGE_TOOLS = {
+    "start": "start_conversion",
+    "detect": "detect_format",
+    "metadata": "extract_metadata",
     "script": "run_conversion",
-    "convert": "validate_conversion",
-    "validate": "finalize_conversion",
+    "convert": "run_conversion",
+    "validate": "validate_conversion",
+    "finalize": "finalize_conversion",
 }
+
+
+def next_tool(state: dict[str, Any]) -> str:
+    return STAGE_TOOLS[stages.next_stage(state)]
 
 
 def client_session(context: Context | None) -> Any:
@@ -118,13 +104,15 @@ def _writable(pipeline: ConversionPipeline) -> None:
         )
 
 
-def _need(pipeline: ConversionPipeline, key: str, tool: str, otherwise: str = "") -> None:
-    if key not in pipeline.state:
-        stage = pipeline.state.get("stage", "start")
+def _need(pipeline: ConversionPipeline, stage: str, otherwise: str = "") -> None:
+    """The stage rules, as a tool error naming the tool to call first."""
+    try:
+        stages.require(pipeline.state, stage, pipeline.tracker.conversion_id)
+    except stages.StageOrderError as exc:
         raise ToolError(
-            f"conversion {pipeline.tracker.conversion_id} is at stage {stage!r}: "
-            f"call {tool} first{otherwise}"
-        )
+            f"conversion {pipeline.tracker.conversion_id} is at stage {exc.current!r}: "
+            f"call {STAGE_TOOLS[exc.needed]} first{otherwise}"
+        ) from None
 
 
 def _field_values(report: dict[str, Any]) -> list[FieldValue]:
@@ -315,7 +303,7 @@ class ConversionTools:
 
         def work(p: ConversionPipeline) -> Metadata:
             _writable(p)
-            _need(p, "format", "detect_format")
+            _need(p, "metadata")
             if "fields" not in p.state or refresh or user_file is not None:
                 p.assemble_metadata(user_file)
             report = field_report_of(p)
@@ -334,7 +322,7 @@ class ConversionTools:
 
         def work(p: ConversionPipeline) -> Converted:
             _writable(p)
-            _need(p, "fields", "extract_metadata")
+            _need(p, "script")
             script = p.write_script()
             run = p.convert()
             return Converted(
@@ -354,7 +342,7 @@ class ConversionTools:
 
         def work(p: ConversionPipeline) -> Validated:
             _writable(p)
-            _need(p, "nwb", "run_conversion")
+            _need(p, "validate")
             validation, evaluation = p.validate()
             reports = sorted(
                 f.relative_to(p.path).as_posix()
@@ -394,8 +382,7 @@ class ConversionTools:
             if outcome == "auto":
                 _need(
                     p,
-                    "validation_passes",
-                    "validate_conversion",
+                    "finalize",
                     " (or finalize with outcome 'failed' or 'cancelled' and a reason)",
                 )
 
@@ -524,7 +511,7 @@ class ConversionTools:
         ],
     ) -> StateOut:
         """Merge the agent's keys into the conversion's pipeline state; the change is recorded (values under secret-looking keys are redacted)."""
-        reserved = sorted(RESERVED_STATE.intersection(updates))
+        reserved = sorted(stages.PIPELINE_KEYS.intersection(updates))
         if reserved:
             raise ToolError(
                 f"state keys {', '.join(reserved)} belong to the pipeline; "
@@ -622,7 +609,7 @@ class ConversionTools:
                 format=state.get("format"),
                 path=str(p.path),
                 needs_review=state.get("needs_review", []),
-                next_tool=None if session.is_finalized else NEXT_TOOL.get(stage or "start"),
+                next_tool=None if session.is_finalized else next_tool(p.state),
                 error=session.error,
             )
 
