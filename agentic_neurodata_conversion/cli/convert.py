@@ -161,7 +161,7 @@ def status(
 def show(conversion: Path = typer.Argument(..., help="A conversion_<id> folder.")) -> None:
     """Print the conversion's summary (CONVERSION_SUMMARY.md)."""
     from ..errors import UsageError
-    from ..provenance.tracker import SUMMARY_FILE, is_conversion
+    from ..provenance.layout import SUMMARY_FILE, is_conversion
 
     if not is_conversion(conversion):
         raise UsageError(

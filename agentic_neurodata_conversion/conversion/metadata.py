@@ -599,22 +599,11 @@ def _apply_user(
             and previous.source is ProvenanceSource.AUTO_EXTRACTED
             and not _same(previous.value, value)
         ):
-            conflict = Conflict(
-                candidates=[
-                    Candidate(
-                        previous.value,
-                        previous.source,
-                        previous.confidence,
-                        AGENT,
-                        previous.evidence,
-                    ),
-                    Candidate(
-                        value, ProvenanceSource.USER_PROVIDED, USER_CONFIDENCE, "user", evidence
-                    ),
-                ],
-                resolution="user_value_preferred",
-                chosen_value=value,
-                resolved_by="user",
+            conflict = Conflict.human_override(
+                Candidate(
+                    previous.value, previous.source, previous.confidence, AGENT, previous.evidence
+                ),
+                Candidate(value, ProvenanceSource.USER_PROVIDED, USER_CONFIDENCE, "user", evidence),
             )
             decided[path] = FieldDecision(
                 path,

@@ -24,7 +24,8 @@ from .. import interrupts, timing
 from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name
-from ..provenance.tracker import ConversionProvenanceTracker, conversion_folder, is_conversion
+from ..provenance.layout import conversion_folder, is_conversion
+from ..provenance.tracker import ConversionProvenanceTracker
 from ..units import binary_size
 from . import formats, stages, workers
 from .workers import HeavyWorker
@@ -212,7 +213,7 @@ class ConversionPipeline:
         with timing.timed("stage.detect"):
             self._say("detect", "detecting the recording format")
             detection = formats.detect_format(self.source_folder(), format, stream)
-            self.tracker.journal.append(detection.to_record(agent=AGENT))
+            self.tracker.append(detection.to_record(agent=AGENT))
             self._state(stage="detect", format=detection.format, stream=stream)
         return detection
 
@@ -257,7 +258,7 @@ class ConversionPipeline:
             decisions = md.decide_fields(
                 checked.extracted, checked.detection.spec, context, user, where
             )
-            self.tracker.journal.append_many(d.to_record(agent=AGENT) for d in decisions)
+            self.tracker.append_many(d.to_record(agent=AGENT) for d in decisions)
             self.tracker.record_provenance(
                 ProvenanceSource.AUTO_EXTRACTED,
                 AGENT,

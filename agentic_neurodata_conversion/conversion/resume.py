@@ -20,7 +20,8 @@ from ..datalad_layer.dataset import (
 )
 from ..datalad_layer.integrity import list_subdatasets
 from ..errors import UsageError
-from ..provenance.tracker import CONVERSION_FILE, TERMINAL_STATUSES, TOOL
+from ..provenance.layout import CONVERSION_FILE, TOOL
+from ..provenance.session import TERMINAL_STATUSES
 from .pipeline import ConversionPipeline, ConversionResult, Progress
 from .stages import STAGES
 from .verify import conversion_root

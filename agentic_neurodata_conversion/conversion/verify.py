@@ -26,7 +26,7 @@ from ..datalad_layer.dataset import git
 from ..datalad_layer.integrity import calc_keys, same_key
 from ..errors import Interrupted, UsageError
 from ..journal.chain import verify_journal
-from ..provenance.tracker import is_conversion
+from ..provenance.layout import is_conversion
 from .engine import content_ids, last_run_commit, parse_run_record, rerun_in_clone
 
 CHECKS = ("journal", "head", "worktree", "rerun")

@@ -12,12 +12,9 @@ from ..monitoring.datalad_timing import PerformanceAwareDataLadWrapper
 from ..monitoring.metrics import PerformanceCollector, PerformanceMetric, SystemResourceSnapshot
 from ..monitoring.resources import ResourceManager
 from ..monitoring.storage import StorageOptimizer
-from ..provenance.tracker import (
-    ConversionProvenanceTracker,
-    ConversionSession,
-    ProvenanceIntegration,
-    create_conversion_tracker,
-)
+from ..provenance.integration import ProvenanceIntegration
+from ..provenance.session import ConversionSession
+from ..provenance.tracker import ConversionProvenanceTracker, create_conversion_tracker
 from .infrastructure import setup_development_data_infrastructure
 from .repository import DataLadRepositoryManager
 from .test_datasets import TestDatasetManager

@@ -50,6 +50,9 @@ class ConfidenceLevel(enum.Enum):
     UNKNOWN = "unknown"
 
 
+# The resolution of a conflict a person's value settled (older journals say
+# "user_value_preferred" for the same thing).
+HUMAN_OVERRIDE = ConfidenceLevel.HUMAN_OVERRIDE.value
 HUMAN_LEVELS = frozenset({ConfidenceLevel.HUMAN_CONFIRMED, ConfidenceLevel.HUMAN_OVERRIDE})
 REVIEW_LEVELS = frozenset(
     {ConfidenceLevel.PLACEHOLDER, ConfidenceLevel.UNKNOWN, ConfidenceLevel.LOW_EVIDENCE}
@@ -344,9 +347,17 @@ class Conflict:
     """Competing values for one field and how the disagreement was settled."""
 
     candidates: list[Candidate]
-    resolution: str  # e.g. "user_value_preferred", "highest_confidence", "human_override"
+    resolution: str  # HUMAN_OVERRIDE when a person's value won; agents may name their rule
     chosen_value: Any
     resolved_by: str | None = None  # agent or person who settled it
+
+    @classmethod
+    def human_override(
+        cls, replaced: Candidate, given: Candidate, resolved_by: str = "user"
+    ) -> Conflict:
+        """A person's value GIVEN replaces the evidence-based REPLACED: the one vocabulary
+        for overrides (the field's level is ConfidenceLevel.HUMAN_OVERRIDE too)."""
+        return cls([replaced, given], HUMAN_OVERRIDE, given.value, resolved_by)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -101,7 +101,7 @@ class MCPProvenanceManager:
 
     def _locate(self, conversion_id: str) -> Path:
         from ..provenance.catalog import find_conversions
-        from ..provenance.tracker import conversion_folder, is_conversion
+        from ..provenance.layout import conversion_folder, is_conversion
 
         folder = conversion_folder(self.output_dir, conversion_id)
         if is_conversion(folder):

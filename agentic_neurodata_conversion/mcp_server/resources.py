@@ -60,7 +60,7 @@ def add_resources(server: MCPServer, manager: MCPProvenanceManager) -> None:
 
 
 def _summary(pipeline: ConversionPipeline) -> str:
-    from ..provenance.tracker import SUMMARY_FILE
+    from ..provenance.layout import SUMMARY_FILE
 
     path = pipeline.path / SUMMARY_FILE
     if pipeline.tracker.session.is_finalized and path.is_file():

@@ -457,7 +457,7 @@ class ConversionTools:
         ] = None,
     ) -> Recorded:
         """Record a value a person gave for a field (human_confirmed; human_override with a conflict when it replaces a different value)."""
-        from ..provenance.tracker import ProvenanceIntegration
+        from ..provenance.integration import ProvenanceIntegration
 
         def work(p: ConversionPipeline) -> Recorded:
             _writable(p)
@@ -489,7 +489,7 @@ class ConversionTools:
         evidence: Annotated[Texts | None, Field(description="Identifiers, URLs, records.")] = None,
     ) -> Recorded:
         """Record a value enriched from an external source (a database, an ontology) for a field."""
-        from ..provenance.tracker import ProvenanceIntegration
+        from ..provenance.integration import ProvenanceIntegration
 
         def work(p: ConversionPipeline) -> Recorded:
             _writable(p)

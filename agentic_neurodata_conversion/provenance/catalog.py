@@ -17,7 +17,7 @@ from typing import Any
 
 from ..datalad_layer.annex import key_size
 from ..errors import UsageError
-from .tracker import CONVERSION_FILE, STATE_FILE
+from .layout import CONVERSION_FILE, STATE_FILE
 
 
 @dataclass

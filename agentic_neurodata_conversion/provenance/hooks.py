@@ -10,12 +10,11 @@ files inside its dataset.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from .tracker import ConversionProvenanceTracker
-
-FinalizeHook = Callable[["ConversionProvenanceTracker"], None]
+# Called with the finalizing ConversionProvenanceTracker (typed Any: the tracker imports
+# this module, and this module imports nothing of the tracker).
+FinalizeHook = Callable[[Any], None]
 
 _HOOKS: dict[str, FinalizeHook] = {}
 

@@ -23,7 +23,7 @@ from ..errors import UsageError
 from ..names import check_name
 
 if TYPE_CHECKING:
-    from .tracker import ConversionProvenanceTracker
+    from datalad.api import Dataset
 
 INPUT_MODES = ("auto", "subdataset", "reference", "copy")
 MANIFEST_SUFFIX = ".manifest.json"
@@ -63,7 +63,7 @@ def _walk_files(root: Path) -> list[Path]:
 
 
 def add_input(
-    tracker: ConversionProvenanceTracker, source: Path, *, mode: str, name: str | None
+    dataset: Dataset, root: Path, source: Path, *, mode: str, name: str | None
 ) -> InputRef:
     if mode not in INPUT_MODES:
         raise UsageError(f"unknown input mode {mode!r}", f"use one of: {', '.join(INPUT_MODES)}")
@@ -72,7 +72,6 @@ def add_input(
         raise UsageError(
             f"input {source} does not exist", "give the folder or file of the recording"
         )
-    root = tracker.conversion_repo_path
     if source == root or source.is_relative_to(root) or root.is_relative_to(source):
         raise UsageError(
             f"input {source} overlaps the conversion folder {root}",
@@ -105,7 +104,7 @@ def add_input(
                 f"{source} has changes not saved in its dataset {origin}",
                 f"run `datalad save -d {origin}` first, or use --input-mode reference or copy",
             )
-        return _as_subdataset(tracker, source, origin, target, name)
+        return _as_subdataset(dataset, source, origin, target, name)
     files = _walk_files(source)
     if not files:
         raise UsageError(f"input {source} holds no files", "give the folder of the recording")
@@ -125,10 +124,10 @@ def _has_unsaved(origin: Path, source: Path) -> bool:
 
 
 def _as_subdataset(
-    tracker: ConversionProvenanceTracker, source: Path, origin: Path, target: Path, name: str
+    dataset: Dataset, source: Path, origin: Path, target: Path, name: str
 ) -> InputRef:
     # Ephemeral: share the origin's annex, so content is available and nothing is copied.
-    sub = dlayer.install_subdataset(tracker.dataset, str(origin), target, reckless="ephemeral")
+    sub = dlayer.install_subdataset(dataset, str(origin), target, reckless="ephemeral")
     inner = source.relative_to(origin)
     files = _walk_files(target / inner)
     return InputRef(

@@ -8,16 +8,12 @@ summary stays, and says how to render the full one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .tracker import ConversionProvenanceTracker
+from .session import ConversionSession
 
 
-def stub_summary(tracker: ConversionProvenanceTracker) -> str:
-    s = tracker.session
+def stub_summary(s: ConversionSession) -> str:
     lines = [
-        f"# Conversion summary: {tracker.conversion_id}",
+        f"# Conversion summary: {s.session_id}",
         "",
         f"- **Status**: {s.status}",
         f"- **Started**: {s.start_time}",

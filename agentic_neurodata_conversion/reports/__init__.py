@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..provenance.hooks import register_finalize_hook
-from ..provenance.tracker import SUMMARY_FILE
+from ..provenance.layout import SUMMARY_FILE
 from .api import DEFAULT_FILES, FORMATS, build_report, render, write_report, write_view
 from .model import ConversionView, build_view
 

@@ -88,7 +88,7 @@ def test_user_value_disagreeing_with_file_is_a_conflict(spikeglx_extracted, tmp_
     assert start.value == dt.datetime(2024, 1, 16, 9, tzinfo=start.value.tzinfo)
     assert str(start.value.tzinfo) == "Europe/Berlin"
     conflict = start.conflict
-    assert conflict is not None and conflict.resolution == "user_value_preferred"
+    assert conflict is not None and conflict.resolution == "human_override"
     sources = {c.source: c.value for c in conflict.candidates}
     assert sources[ProvenanceSource.AUTO_EXTRACTED] == FILE_TIME
     assert sources[ProvenanceSource.USER_PROVIDED] == dt.datetime(2024, 1, 16, 9)

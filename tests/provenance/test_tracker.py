@@ -15,9 +15,9 @@ from agentic_neurodata_conversion.datalad_layer import dataset as dlayer
 from agentic_neurodata_conversion.errors import ProvenanceError, UsageError
 from agentic_neurodata_conversion.journal.chain import verify_journal
 from agentic_neurodata_conversion.journal.records import ConfidenceLevel, ProvenanceSource
+from agentic_neurodata_conversion.provenance.integration import ProvenanceIntegration
 from agentic_neurodata_conversion.provenance.tracker import (
     ConversionProvenanceTracker,
-    ProvenanceIntegration,
     create_conversion_tracker,
 )
 

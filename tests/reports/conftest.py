@@ -16,10 +16,8 @@ from agentic_neurodata_conversion.journal.records import (
     Conflict,
     ProvenanceSource,
 )
-from agentic_neurodata_conversion.provenance.tracker import (
-    ConversionProvenanceTracker,
-    ProvenanceIntegration,
-)
+from agentic_neurodata_conversion.provenance.integration import ProvenanceIntegration
+from agentic_neurodata_conversion.provenance.tracker import ConversionProvenanceTracker
 
 runtime.prepare()
 
