@@ -555,9 +555,11 @@ class ConversionPipeline:
     def _stop(self, stage: str, cause: str) -> None:
         with interrupts.shielded():
             interrupts.end_children(self.spare_children)
+            removed = self.remove_partial_outputs()  # first: it frees the space a full disk needs
             if self.monitor is not None and self.monitor.running:  # its metrics are committed
-                self.monitor.stop(f"{cause} during {stage}")
-            removed = self.remove_partial_outputs()
+                # derived numbers, not records: on a disk still full they may be lost
+                with contextlib.suppress(OSError, AncError):
+                    self.monitor.stop(f"{cause} during {stage}")
             # outputs/ is only ever committed by the run; inputs/ by a complete start
             leave = ("outputs",) if "input" in self.state else ("inputs", "outputs")
             self.tracker.mark_interrupted(stage, cause, removed, leave)
