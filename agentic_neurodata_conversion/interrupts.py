@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
+import time
 from collections.abc import Collection, Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -23,11 +25,12 @@ _received: list[str] = []
 
 def _raise(signum: int, _frame: object) -> None:
     _received.append(signal.Signals(signum).name)
-    import logging
-
     # DataLad logs its own shutdown as warnings ("One more exception was received ..."):
-    # the front end prints one line instead.
-    logging.getLogger("datalad").setLevel(logging.CRITICAL)
+    # the front end prints one line instead. No import here: the signal may arrive in the
+    # middle of one, and without logging loaded there is no DataLad to quieten.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("datalad").setLevel(logging.CRITICAL)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -37,12 +40,18 @@ def install() -> dict[int, object]:
     for ``restore``."""
     if threading.current_thread() is not threading.main_thread():
         return {}
+    _received.clear()
     return {sig: signal.signal(sig, _raise) for sig in SIGNALS}
 
 
 def restore(saved: dict[int, object]) -> None:
     for sig, handler in saved.items():
         signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def received() -> bool:
+    """Whether SIGINT or SIGTERM arrived since ``install``."""
+    return bool(_received)
 
 
 def last_signal() -> str:
@@ -86,16 +95,36 @@ def current_children() -> frozenset[int]:
 def end_children(spare: Collection[int] = (), grace_s: float = TERMINATE_GRACE_S) -> list[int]:
     """Terminate every descendant of this process but SPARE, kill those still alive after
     GRACE_S; return their pids. SPARE keeps what the caller did not start (a test runner's
-    browser, a server's other work)."""
+    browser, a server's other work).
+
+    The ended processes are not reaped: their owners (multiprocessing, subprocess, DataLad's
+    runner) do that, and one whose child was reaped behind its back waits for it forever.
+    """
     import psutil
 
     children = [c for c in psutil.Process().children(recursive=True) if c.pid not in spare]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    alive = _until_ended(children, grace_s)
     for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()
-    psutil.wait_procs(alive, timeout=grace_s)
+    _until_ended(alive, grace_s)
     return [c.pid for c in children]
+
+
+def _until_ended(processes: list, timeout_s: float) -> list:
+    """Poll until every process has exited (a zombie counts as exited); the rest."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = []
+        for proc in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)

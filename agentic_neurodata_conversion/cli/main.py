@@ -92,6 +92,9 @@ def _run(args: list[str], debug: bool) -> int:
         if debug:
             raise
         return _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", 1)
+    if result == 130 and interrupts.received():
+        # typer turns a KeyboardInterrupt that no command handled into a silent 130
+        return _fail("interrupted", 130)
     return result if isinstance(result, int) else 0
 
 

@@ -110,20 +110,24 @@ def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     resume_and_verify(root, run_cli)
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.4, 2.0, 2.6, 3.2])
+@pytest.mark.parametrize("delay", [0.5, 2.0, 3.5, 5.0])
 def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
     delay: float, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
-    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=10)
+    write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=30)
     root = tmp_path / "out" / "conversion_t"
     proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=tmp_path)
     time.sleep(delay)
     assert proc.poll() is None, "the conversion ended before the signal: lower the delay"
     proc.send_signal(signal.SIGTERM)  # a scheduler ends the job: only the anc process
     out, err = proc.communicate(timeout=120)
+    if not root.exists() and proc.returncode == -signal.SIGTERM:
+        assert err == ""  # ended before anc set its handlers: nothing started, nothing made
+        return
     assert proc.returncode == 130, out + err
     if not root.exists():  # before the dataset was complete: nothing made, one line
         assert err.strip() in (
+            "error: interrupted",  # before the conversion began
             "interrupted while checking the metadata; nothing was created",
             "interrupted during start, before the conversion dataset was complete; nothing "
             f"was kept: run the conversion again ({root} was removed)",
