@@ -59,13 +59,14 @@ def assert_one_line_interruption(proc: subprocess.Popen[str], err: str, root: Pa
     assert f"{RESUME}{root}` (or discard it with `anc discard {root}`)" in line
     # nothing of the conversion outlives the command: no worker, no conversion script
     left = [p for p in psutil.process_iter() if _in_group(p, proc.pid)]
-    assert not left, [" ".join(p.cmdline()) for p in left]
+    assert not left, [p.name() for p in left]
     return line.removeprefix("interrupted during ").split(";")[0]
 
 
 def _in_group(process: psutil.Process, group: int) -> bool:
+    """A live (not zombie: it has ended, only its reaping is pending) process of GROUP."""
     try:
-        return os.getpgid(process.pid) == group
+        return os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE
     except (ProcessLookupError, psutil.Error):
         return False
 
