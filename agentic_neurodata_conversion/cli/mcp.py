@@ -37,6 +37,11 @@ def serve(
         "--token-file",
         help="File holding the HTTP bearer token (else $ANC_MCP_TOKEN; never on the command line).",
     ),
+    settings: Path | None = typer.Option(
+        None,
+        "--settings",
+        help="Settings file: admission of runs, cache of readings (default: OUTPUT/anc.toml if present).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Debug logging (to stderr)."),
 ) -> None:
     """Serve the conversion tools over stdio (default) or HTTP; logs go to stderr."""
@@ -50,7 +55,9 @@ def serve(
     if token_file is not None and not http:
         raise UsageError("--token-file is only used with --http", "add --http or drop it")
     token = read_token(token_file) if http else None
-    server = build_server(root or [Path.cwd()], output, token=token, host=host, port=port)
+    server = build_server(
+        root or [Path.cwd()], output, token=token, host=host, port=port, settings_file=settings
+    )
     if http:
         serve_http(server, host, port)
     else:

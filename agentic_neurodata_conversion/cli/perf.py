@@ -52,12 +52,14 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Bottlenecks by stage and operation, trends, storage, alerts and recommendations."""
-    from ..monitoring.dashboard import PerformanceDashboard, write_html
+    from ..monitoring.dashboard import PerformanceDashboard
     from ..monitoring.settings import load_settings
 
     dashboard = PerformanceDashboard(directory, load_settings(settings, directory))
     result = dashboard.generate_performance_report()
     if html is not None:
+        from ..reports.perf_html import write_html
+
         write_html(result, html)
     if as_json:
         print_json(result)

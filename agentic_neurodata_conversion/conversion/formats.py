@@ -481,6 +481,21 @@ def list_files(folder: Path) -> list[str]:
     return sorted(files)
 
 
+def folder_state(folder: str | Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Path, size, mtime and ctime (ns) of each of FOLDER's files: what a cache of readings
+    of the recording keys on, so that a changed file misses. ctime catches a rewrite that
+    kept the size and restored the mtime (``cp -p``); symlinks (annexed files) are followed."""
+    path = Path(folder)
+    state = []
+    for rel in list_files(path):
+        try:
+            st = (path / rel).stat()
+        except OSError:  # a broken symlink (content not present): its target names the key
+            st = (path / rel).lstat()
+        state.append((rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(state)
+
+
 def check_source_folder(folder: str | Path) -> tuple[Path, list[str]]:
     """SOURCE must be an existing, non-empty folder; returns it and its files."""
     path = Path(folder)

@@ -15,10 +15,10 @@ import datetime as dt
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from .. import interrupts, timing
 from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
@@ -38,9 +38,18 @@ if TYPE_CHECKING:
     from .validation import ValidationReport
 
 Progress = Callable[[str, str], None]  # (stage, message)
+T = TypeVar("T")
 AGENT = "conversion_pipeline"
 SCRIPT = "scripts/convert.py"
 USER_METADATA_COPY = "inputs/user-metadata"
+
+
+class ReadingCache(Protocol):
+    """Where readings of a recording are kept between calls (``monitoring.resources.TTLCache``)."""
+
+    def get(self, key: Hashable, default: Any = None) -> Any: ...
+
+    def set(self, key: Hashable, value: Any) -> None: ...
 
 
 def default_conversion_id(source: Path) -> str:
@@ -90,6 +99,8 @@ class ConversionPipeline:
         # Processes that were running before this pipeline: an interruption spares them.
         self.spare_children: frozenset[int] = frozenset()
         self.monitor: Any = None  # a ConversionMonitor, stopped by finalize or a stop
+        # Whether the last detect or assemble_metadata reused a reading from its cache.
+        self.reused = False
 
     # ------------------------------------------------------------------ start / open
 
@@ -207,12 +218,46 @@ class ConversionPipeline:
             return Path(ref["source"])
         return self.path / ref["path"]
 
-    def detect(self, format: str | None = None, stream: str | None = None) -> Detection:
+    def _reading(
+        self, cache: ReadingCache | None, key: Callable[[], Hashable], read: Callable[[], T]
+    ) -> T:
+        """READ's result, or the one CACHE holds under KEY() (which names the files' state)."""
+        self.reused = False
+        if cache is None:
+            return read()
+        k = key()
+        value = cache.get(k)
+        if value is not None:
+            self.reused = True
+            return value
+        value = read()
+        cache.set(k, value)
+        return value
+
+    def detect(
+        self,
+        format: str | None = None,
+        stream: str | None = None,
+        *,
+        cache: ReadingCache | None = None,
+    ) -> Detection:
         """Detect the recording's format (or take FORMAT) and stream (or take STREAM), and
-        record how they were decided."""
+        record how they were decided. With CACHE, a detection of the unchanged recording
+        with the same arguments is reused (recorded all the same)."""
         with timing.timed("stage.detect"):
             self._say("detect", "detecting the recording format")
-            detection = formats.detect_format(self.source_folder(), format, stream)
+            folder = self.source_folder()
+            detection = self._reading(
+                cache,
+                lambda: (
+                    "detect_format",
+                    str(folder),
+                    format,
+                    stream,
+                    formats.folder_state(folder),
+                ),
+                lambda: formats.detect_format(folder, format, stream),
+            )
             self.tracker.append(detection.to_record(agent=AGENT))
             self._state(stage="detect", format=detection.format, stream=stream)
         return detection
@@ -227,10 +272,15 @@ class ConversionPipeline:
     prechecked: workers.CheckedMetadata | None = None
 
     def assemble_metadata(
-        self, metadata_file: str | Path | None = None, *, checkpoint: bool = True
+        self,
+        metadata_file: str | Path | None = None,
+        *,
+        checkpoint: bool = True,
+        cache: ReadingCache | None = None,
     ) -> list[FieldDecision]:
         """Read the file metadata, merge the user's, fill placeholders, check the result with
-        the conversion's rules (a refusal records nothing); one record per field."""
+        the conversion's rules (a refusal records nothing); one record per field. With CACHE,
+        the reading and check of the unchanged recording (and user file) are reused."""
         from . import metadata as md
 
         with timing.timed("stage.metadata"):
@@ -241,12 +291,34 @@ class ConversionPipeline:
             given = str(metadata_file) if metadata_file else None
             checked, self.prechecked = self.prechecked, None
             before = checked is not None and checked.user_file == given
+            self.reused = False
             if checked is None or not before:
-                args = (folder, fmt, stream, self._context(), user, metadata_file)
-                if self.worker is not None:
-                    checked = self.worker.submit(workers.extract_and_check, *args).result()
-                else:
-                    checked = workers.extract_and_check(*args)
+                conversion = self._context()
+                args = (folder, fmt, stream, conversion, user, metadata_file)
+
+                def read() -> workers.CheckedMetadata:
+                    if self.worker is not None:
+                        return self.worker.submit(workers.extract_and_check, *args).result()
+                    return workers.extract_and_check(*args)
+
+                def key() -> Hashable:
+                    # the check depends on the conversion (identifier, dates) and the user file
+                    user_file = None
+                    if metadata_file is not None:
+                        st = Path(metadata_file).stat()
+                        user_file = (given, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                    files = formats.folder_state(folder)
+                    return (
+                        "extract_and_check",
+                        str(folder),
+                        fmt,
+                        stream,
+                        conversion,
+                        user_file,
+                        files,
+                    )
+
+                checked = self._reading(cache, key, read)
             if self.worker is not None:
                 self.worker.submit(workers.import_validation_libraries)  # during the run
             where = None

@@ -1,41 +1,13 @@
-"""The seed design's public names, importable from one place.
+"""Development data: the development dataset's layout, test datasets in it, the suggested
+datasets (``repository``, ``test_datasets``, ``infrastructure``).
 
-Development data (repository layout, test datasets, suggested datasets), the DataLad
-wrapper, conversion provenance and performance monitoring. Importing this package also
-registers the report writers that finalize runs (see provenance/hooks.py).
+The seed design's public names (``ConversionProvenanceTracker``, ``ProvenanceSource``,
+``DataLadWrapper``, ``PerformanceCollector``, ...) are importable from here and from the
+seed's module paths (``data_management.conversion_provenance``, ...). They are listed once, in
+``compat.py`` (docs/seed-compatibility.md), and each is imported on first use: importing this
+package costs nothing.
 """
 
-from ..datalad_layer.wrapper import DataLadWrapper
-from ..journal.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSource
-from ..monitoring.dashboard import PerformanceDashboard
-from ..monitoring.datalad_timing import PerformanceAwareDataLadWrapper
-from ..monitoring.metrics import PerformanceCollector, PerformanceMetric, SystemResourceSnapshot
-from ..monitoring.resources import ResourceManager
-from ..monitoring.storage import StorageOptimizer
-from ..provenance.integration import ProvenanceIntegration
-from ..provenance.session import ConversionSession
-from ..provenance.tracker import ConversionProvenanceTracker, create_conversion_tracker
-from .infrastructure import setup_development_data_infrastructure
-from .repository import DataLadRepositoryManager
-from .test_datasets import TestDatasetManager
+from .compat import lazy_module
 
-__all__ = [
-    "ConfidenceLevel",
-    "ConversionProvenanceTracker",
-    "ConversionSession",
-    "DataLadRepositoryManager",
-    "DataLadWrapper",
-    "PerformanceAwareDataLadWrapper",
-    "PerformanceCollector",
-    "PerformanceDashboard",
-    "PerformanceMetric",
-    "ProvenanceIntegration",
-    "ProvenanceRecord",
-    "ProvenanceSource",
-    "ResourceManager",
-    "StorageOptimizer",
-    "SystemResourceSnapshot",
-    "TestDatasetManager",
-    "create_conversion_tracker",
-    "setup_development_data_infrastructure",
-]
+__getattr__, __dir__, __all__ = lazy_module(__name__)

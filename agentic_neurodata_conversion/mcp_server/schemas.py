@@ -61,6 +61,10 @@ class Detected(BaseModel):
         default_factory=list, description="Every stream in the recording; one is converted."
     )
     converted_stream: str | None = None
+    cached: bool = Field(
+        False,
+        description="True when an earlier detection of the unchanged recording was reused.",
+    )
     next_tool: str = "extract_metadata"
 
 
@@ -82,6 +86,11 @@ class Metadata(BaseModel):
     conversion_id: str
     fields: list[FieldValue]
     needs_review: list[str]
+    cached: bool = Field(
+        False,
+        description="True when the recording was not read again: an earlier reading of the "
+        "unchanged files (and user file) was reused.",
+    )
     next_tool: str = "run_conversion"
 
 

@@ -176,14 +176,22 @@ def build_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     record_calls: bool | None = None,
+    settings_file: str | Path | None = None,
 ) -> RecordingServer:
     """The server for ROOTS, with conversions under OUTPUT_DIR (default: ROOT0/conversions).
 
-    With TOKEN, HTTP requests must carry ``Authorization: Bearer TOKEN``.
+    With TOKEN, HTTP requests must carry ``Authorization: Bearer TOKEN``. The settings
+    (admission of conversion runs, the cache of readings) come from SETTINGS_FILE, else
+    OUTPUT_DIR/anc.toml when it exists, else the defaults.
     """
     confined = Roots(roots)
     output = Path(output_dir).absolute() if output_dir else confined.paths[0] / "conversions"
     output.mkdir(parents=True, exist_ok=True)
+    settings = None
+    if settings_file is not None or (output / "anc.toml").is_file():
+        from ..monitoring.settings import load_settings
+
+        settings = load_settings(settings_file, output)  # a bad file stops the start
     if record_calls is None:
         record_calls = os.environ.get(RECORD_ENV, "1") != "0"
     if not record_calls:
@@ -201,7 +209,7 @@ def build_server(
     server = RecordingServer(
         manager, name=NAME, version=__version__, instructions=INSTRUCTIONS, **auth
     )
-    tools = ConversionTools(manager, confined)
+    tools = ConversionTools(manager, confined, settings)
     for tool in ConversionTools.NAMES:
         server.add_tool(getattr(tools, tool))
     add_resources(server, manager)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -51,6 +52,8 @@ from .schemas import (
 
 if TYPE_CHECKING:
     from ..conversion.pipeline import ConversionPipeline, Progress
+    from ..monitoring.resources import ResourceManager
+    from ..monitoring.settings import Settings
 
 log = logging.getLogger("anc.mcp")
 T = TypeVar("T")
@@ -173,9 +176,27 @@ class ConversionTools:
         "list_conversions",
     )
 
-    def __init__(self, manager: MCPProvenanceManager, roots: Roots) -> None:
+    def __init__(
+        self, manager: MCPProvenanceManager, roots: Roots, settings: Settings | None = None
+    ) -> None:
         self.manager = manager
         self.roots = roots
+        self.settings = settings
+        self._resources: ResourceManager | None = None
+        self._resources_lock = threading.Lock()
+
+    @property
+    def resources(self) -> ResourceManager:
+        """Admission of conversion runs and the cache of readings of recordings, by the
+        settings' [resources] and [cache]; made on first use (it loads psutil)."""
+        with self._resources_lock:
+            if self._resources is None:
+                from ..monitoring.resources import ResourceManager
+                from ..monitoring.settings import Settings
+
+                self.settings = self.settings or Settings()
+                self._resources = ResourceManager.from_settings(self.settings)
+            return self._resources
 
     async def _run(
         self,
@@ -268,7 +289,7 @@ class ConversionTools:
 
         def work(p: ConversionPipeline) -> Detected:
             _writable(p)
-            d = p.detect(format, stream)
+            d = p.detect(format, stream, cache=self.resources.cache)
             return Detected(
                 conversion_id=conversion_id,
                 format=d.format,
@@ -279,6 +300,7 @@ class ConversionTools:
                 reasoning=list(d.reasoning),
                 streams=list(d.streams),
                 converted_stream=d.source_data.get("stream_id"),
+                cached=p.reused,
             )
 
         return await self._run(conversion_id, work, slow=True)
@@ -304,13 +326,16 @@ class ConversionTools:
         def work(p: ConversionPipeline) -> Metadata:
             _writable(p)
             _need(p, "metadata")
+            cached = False
             if "fields" not in p.state or refresh or user_file is not None:
-                p.assemble_metadata(user_file)
+                p.assemble_metadata(user_file, cache=self.resources.cache)
+                cached = p.reused
             report = field_report_of(p)
             return Metadata(
                 conversion_id=conversion_id,
                 fields=_field_values(report),
                 needs_review=report["summary"]["needs_review"],
+                cached=cached,
             )
 
         return await self._run(
@@ -324,7 +349,16 @@ class ConversionTools:
             _writable(p)
             _need(p, "script")
             script = p.write_script()
-            run = p.convert()
+            resources = self.resources
+            assert self.settings is not None  # resolved by self.resources
+            policy = self.settings.resources
+            with resources.acquire(
+                f"run_conversion {conversion_id}",
+                policy.conversion_memory_gb,
+                timeout_s=policy.wait_s,
+                waiting=lambda why: p.progress("convert", f"waiting to start: {why}"),
+            ):
+                run = p.convert()
             return Converted(
                 conversion_id=conversion_id,
                 nwb=str(p.path / p.state["nwb"]),

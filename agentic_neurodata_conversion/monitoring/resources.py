@@ -249,6 +249,16 @@ class ResourceManager:
         if token is not None:
             self._slots.release(token)
 
+    def refusal(self, memory_estimate_gb: float) -> str:
+        """Why an operation needing ESTIMATE GB is not admitted now."""
+        fits, available = self.memory_check(memory_estimate_gb)
+        if fits:
+            return f"{self.max_concurrent_ops} conversions already running"
+        return (
+            f"{available:.1f} GB available, {memory_estimate_gb:.1f} GB needed "
+            f"+ {self.memory_reserve_gb:.1f} GB reserve"
+        )
+
     @contextmanager
     def acquire(
         self,
@@ -256,22 +266,21 @@ class ResourceManager:
         memory_estimate_gb: float = 1.0,
         timeout_s: float | None = None,
         poll_s: float = 0.2,
+        waiting: Callable[[str], None] | None = None,
     ) -> Iterator[None]:
-        """Hold resources for the block, waiting up to TIMEOUT_S (None: forever)."""
+        """Hold resources for the block, waiting up to TIMEOUT_S (None: forever); WAITING
+        is told why once, when the operation has to wait."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        told = False
         while not self.request_resources(operation_id, memory_estimate_gb):
             if deadline is not None and time.monotonic() >= deadline:
-                fits, available = self.memory_check(memory_estimate_gb)
-                why = (
-                    f"{self.max_concurrent_ops} conversions already running"
-                    if fits
-                    else f"{available:.1f} GB available, {memory_estimate_gb:.1f} GB needed "
-                    f"+ {self.memory_reserve_gb:.1f} GB reserve"
-                )
                 raise ResourceUnavailable(
-                    f"cannot start {operation_id}: {why}",
+                    f"cannot start {operation_id}: {self.refusal(memory_estimate_gb)}",
                     "wait for running conversions or change [resources] in the settings file",
                 )
+            if waiting is not None and not told:
+                waiting(self.refusal(memory_estimate_gb))
+                told = True
             time.sleep(poll_s)
         try:
             yield

@@ -1,7 +1,7 @@
 """Monitoring policies in one settings file (TOML or YAML); unknown keys and wrong types fail.
 
-The file is ``anc.toml`` in the analysed folder unless one is named explicitly. Every key is
-optional; the defaults are shown here::
+The file is ``anc.toml`` in the analysed folder (for the MCP server: its output folder)
+unless one is named explicitly. Every key is optional; the defaults are shown here::
 
     [thresholds]
     slow_operation_s = 30.0     # an operation or stage slower than this raises an alert
@@ -11,11 +11,13 @@ optional; the defaults are shown here::
     # stale_lock_s: deprecated 2026-12-01 and ignored: a git lock is stale when no live
     # process holds it (datalad_layer/locks.py), whatever its age
 
-    [resources]
+    [resources]                 # admission of conversion runs (the MCP server's run_conversion)
     max_concurrent_conversions = 2
     memory_reserve_gb = 1.0     # memory that must stay available after a conversion starts
+    conversion_memory_gb = 0.5  # what one run is expected to take (peak of a 64-channel run: 0.34)
+    wait_s = 600.0              # how long a run waits for a slot and memory before it is refused
 
-    [cache]
+    [cache]                     # readings of recordings (detection, metadata) in the MCP server
     ttl_s = 3600.0
     max_entries = 1024
 
@@ -65,6 +67,8 @@ class Thresholds(_Section):
 class ResourcePolicy(_Section):
     max_concurrent_conversions: int = Field(2, ge=1)
     memory_reserve_gb: float = Field(1.0, ge=0)
+    conversion_memory_gb: float = Field(0.5, ge=0)
+    wait_s: float = Field(600.0, ge=0)
 
 
 class CacheSettings(_Section):

@@ -1,4 +1,5 @@
-"""Reports of a conversion: Markdown, HTML, JSON, W3C PROV and RO-Crate, from its journal.
+"""Reports of a conversion: Markdown, HTML, JSON, W3C PROV and RO-Crate, from its journal;
+and the page of the performance report over many conversions (``perf_html``).
 
 Importing this package registers its finalize hook with the provenance core: finalize then
 writes CONVERSION_SUMMARY.md, the HTML report and ``ro-crate-metadata.json`` from one view.

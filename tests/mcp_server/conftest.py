@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,10 @@ async def serve(
     With STDOUT_COPY, everything the server writes to stdout is also copied there (tee).
     """
     command, args = ANC, serve_args(root)
+    # The SDK passes the server only a few variables (HOME, PATH, ...): keep PYTHONPATH, so
+    # the server runs the code under test, not whatever the venv's install points at.
+    if "PYTHONPATH" in os.environ:
+        env = {"PYTHONPATH": os.environ["PYTHONPATH"], **(env or {})}
     if stdout_copy is not None:
         command, args = "sh", ["-c", 'exec "$0" "$@" | tee "$TEE_TO"', ANC, *args]
         env = {**(env or {}), "TEE_TO": str(stdout_copy)}
