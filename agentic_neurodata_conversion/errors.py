@@ -37,6 +37,55 @@ class DataLadError(AncError):
     """A DataLad/git/git-annex operation failed."""
 
 
+class GitError(DataLadError):
+    """A git or git-annex command exited non-zero (``datalad_layer.git``).
+
+    ``command`` is the argument list, ``returncode`` the exit code, ``last_line`` the last
+    non-empty line of its stderr (what the message quotes), ``stderr`` all of it and
+    ``stdout`` what it printed before failing (a ``--json`` command's per-path records).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        command: tuple[str, ...] = (),
+        returncode: int = 1,
+        stderr: str = "",
+        stdout: bytes = b"",
+    ) -> None:
+        super().__init__(message, hint)
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+        self.stdout = stdout
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        self.last_line = lines[-1] if lines else ""
+
+
+class RunFailed(DataLadError):
+    """A command run by ``datalad run`` or ``rerun`` failed (``datalad_layer.run``).
+
+    ``results`` are DataLad's result records (the failed run's holds the exit code),
+    ``what`` names the run for a caller that words its own error.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        results: list | None = None,
+        what: str = "",
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.results = results or []
+        self.what = what
+        self.exit_code = exit_code
+
+
 class LockHeld(DataLadError):
     """A git lock file is held by a live process (``datalad_layer.locks``).
 
@@ -81,6 +130,11 @@ class DiskFull(AncError):
 _NO_SPACE = ("No space left on device", "Disk quota exceeded")
 
 
+def says_disk_full(text: str) -> bool:
+    """True when TEXT (an error message, a command's stderr) says the disk or quota is full."""
+    return any(phrase in text for phrase in _NO_SPACE)
+
+
 def is_disk_full(exc: BaseException | None) -> bool:
     """True when EXC, or an error it was raised from, says the disk (or quota) is full.
 
@@ -96,7 +150,7 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if any(text in str(exc) for text in _NO_SPACE):
+        if says_disk_full(str(exc)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

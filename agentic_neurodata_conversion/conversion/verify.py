@@ -23,11 +23,13 @@ from typing import Any
 
 from .. import timing
 from ..datalad_layer.dataset import git
-from ..datalad_layer.integrity import calc_keys, same_key
+from ..datalad_layer.integrity import calc_keys
+from ..datalad_layer.keys import AnnexKey, key_of_file, same_key
+from ..datalad_layer.run import commit_message, content_ids, last_run_commit, parse_run_record
 from ..errors import Interrupted, UsageError
 from ..journal.chain import verify_journal
 from ..provenance.layout import is_conversion
-from .engine import content_ids, last_run_commit, parse_run_record, rerun_in_clone
+from .engine import rerun_in_clone
 
 CHECKS = ("journal", "head", "worktree", "rerun")
 
@@ -116,7 +118,7 @@ def verify(path: str | Path, *, rerun: bool = True) -> VerifyReport:
     started = time.perf_counter()
     with timing.timed("stage.verify"):
         commit = run_commit(root)
-        record = parse_run_record(git(root, "log", "-1", "--format=%B", commit).decode())
+        record = parse_run_record(commit_message(root, commit))
         paths = list(record.get("outputs") or [])
         recorded = content_ids(root, commit, paths)
         head = content_ids(root, "HEAD", paths)
@@ -186,9 +188,10 @@ def _worktree_id(root: Path, path: str, head: str | None) -> tuple[str | None, s
     if head.startswith("git:"):
         blob = git(root, "hash-object", "--", path).decode().strip()
         return f"git:{blob}", None if blob == head[4:] else "modified in the work tree"
-    backend = head.split("-", 1)[0]
+    backend = AnnexKey.parse(head).backend
     if file.is_symlink():
-        link_key = os.path.basename(os.readlink(file))
+        key = key_of_file(file)
+        link_key = str(key) if key is not None else os.readlink(file)
         if link_key != head:
             return link_key, f"points to {link_key}, HEAD records {head} (not committed)"
         target = file.resolve()

@@ -1,11 +1,13 @@
-"""git-annex settings: which files are annexed (largefiles rules) and with which backend."""
+"""git-annex settings: which files are annexed (largefiles rules) and with which backend.
+
+Keys are parsed in ``keys``; this module only decides what gets a key and how.
+"""
 
 from __future__ import annotations
 
-import subprocess
 from functools import cache
 
-from .. import runtime
+from .git import call_git
 
 # Cryptographic and fast (hashes ~3.5x faster than SHA256E here); SHA256E where missing.
 PREFERRED_BACKENDS = ("BLAKE3_256E", "SHA256E")
@@ -84,19 +86,10 @@ provenance/** annex.largefiles=nothing
 RULES_MARKER = DEVELOPMENT_RULES.splitlines()[0]
 
 
-def key_size(key: str) -> int | None:
-    """The ``-s<bytes>`` field of a git-annex key, when it has one."""
-    for part in key.split("--", 1)[0].split("-")[1:]:
-        if part[:1] == "s" and part[1:].isdigit():
-            return int(part[1:])
-    return None
-
-
 @cache
 def available_backends() -> frozenset[str]:
-    runtime.ensure_git_annex_on_path()
-    out = subprocess.run(["git", "annex", "version"], capture_output=True, text=True, check=False)
-    for line in out.stdout.splitlines():
+    out = call_git(None, "annex", "version", check=False).decode(errors="replace")
+    for line in out.splitlines():
         if line.startswith("key/value backends:"):
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()

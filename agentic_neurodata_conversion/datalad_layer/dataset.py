@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import runtime, timing
 from ..errors import DataLadError, DiskFull, EnvironmentProblem, UsageError, is_disk_full
 from . import annex
+from .git import call_git as git  # re-exported: the package's modules call dsops.git(...)
 
 if TYPE_CHECKING:
     from datalad.api import Dataset
@@ -76,17 +76,6 @@ def check_results(results: Iterable[dict[str, Any]], what: str) -> list[dict[str
     return results
 
 
-def git(repo: str | Path, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
-    """Run one git command in REPO and return its stdout; errors become DataLadError."""
-    runtime.prepare()
-    with timing.timed(f"git.{args[0]}"):
-        proc = subprocess.run(["git", *args], cwd=str(repo), capture_output=True, input=input)
-    if check and proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise DataLadError(f"git {args[0]} failed in {repo}: {err[-1] if err else proc.returncode}")
-    return proc.stdout
-
-
 def ensure_writable_parent(path: Path) -> None:
     """Refuse early, with a clear message, when PATH cannot be created or written."""
     probe = path
@@ -119,12 +108,10 @@ def enclosing_git_repo(path: Path) -> Path | None:
     probe = path.parent if not path.exists() else path
     while not probe.exists():
         probe = probe.parent
-    out = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=str(probe), capture_output=True, text=True
-    )
-    if out.returncode != 0:
+    out = os.fsdecode(git(probe, "rev-parse", "--show-toplevel", check=False)).strip()
+    if not out:
         return None
-    top = Path(out.stdout.strip()).resolve()
+    top = Path(out).resolve()
     return None if top == path.resolve() else top
 
 
@@ -317,6 +304,11 @@ def save(
             f"save failed in {ds.path}: {said[0] if said else exc}",
             "run `anc check --repair` on the dataset, then retry",
         ) from exc
+
+
+def tag(ds_path: str | Path, name: str, message: str = "") -> None:
+    """Tag HEAD of the dataset at DS_PATH as NAME (annotated with MESSAGE when given)."""
+    git(ds_path, "tag", *(("-m", message) if message else ()), name)
 
 
 REGISTER_LOCK = "anc-register.lock"

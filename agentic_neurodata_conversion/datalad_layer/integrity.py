@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import runtime, timing
+from .. import timing
 from ..errors import DataLadError, LockHeld, UsageError
 from . import dataset as dsops
 from . import locks as git_locks
-from .annex import key_size
+from .git import call_git, iter_git
+from .keys import key_size, parse_key, same_key
 
 if TYPE_CHECKING:
     from datalad.api import Dataset
@@ -97,40 +96,6 @@ class RepairReport:
         }
 
 
-# --- reading git's output ------------------------------------------------------------------
-
-
-def iter_output(
-    root: Path, args: Iterable[str], sep: bytes = b"\0", *, check: bool = True
-) -> Iterator[bytes]:
-    """Run one command in ROOT and yield its stdout split at SEP, as it arrives.
-
-    A non-zero exit raises DataLadError after the output, unless CHECK is false (for commands
-    that report per-path failures in their JSON records).
-    """
-    runtime.ensure_git_annex_on_path()
-    args = list(args)
-    # stderr goes to a file, so a chatty stderr cannot block the pipe; leaving the `with`
-    # early (a consumer that stops reading) closes stdout and reaps the process.
-    with (
-        tempfile.TemporaryFile() as err,
-        subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=err) as proc,
-    ):
-        assert proc.stdout is not None
-        rest = b""
-        for chunk in iter(lambda: proc.stdout.read(1 << 16), b""):
-            *items, rest = (rest + chunk).split(sep)
-            yield from items
-        if rest:
-            yield rest
-        if proc.wait() != 0 and check:
-            err.seek(0)
-            lines = err.read().decode(errors="replace").strip().splitlines()
-            raise DataLadError(
-                f"{' '.join(args[:3])} failed in {root}: {lines[-1] if lines else proc.returncode}"
-            )
-
-
 def dataset_root(ds_or_path: Dataset | str | Path) -> Path:
     """The top folder of the dataset that holds DS_OR_PATH (a Dataset, its path, or below)."""
     start = Path(getattr(ds_or_path, "path", ds_or_path)).absolute()
@@ -153,8 +118,8 @@ def list_subdatasets(root: Path) -> list[Subdataset]:
     if not gitmodules.is_file():
         return []
     entries: dict[str, dict[str, str]] = {}
-    cmd = ["git", "config", "-z", "--file", ".gitmodules", "--list"]
-    for item in iter_output(root, cmd):
+    cmd = ["config", "-z", "--file", ".gitmodules", "--list"]
+    for item in iter_git(root, cmd):
         key, _, value = os.fsdecode(item).partition("\n")
         name, _, var = key.removeprefix("submodule.").rpartition(".")
         entries.setdefault(name, {})[var] = value
@@ -172,8 +137,8 @@ def _gitlinks(root: Path, paths: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(paths), ARGS_PER_CALL):
         chunk = paths[start : start + ARGS_PER_CALL]
-        cmd = ["git", "--literal-pathspecs", "ls-files", "-s", "-z", "--", *chunk]
-        for item in iter_output(root, cmd):
+        cmd = ["--literal-pathspecs", "ls-files", "-s", "-z", "--", *chunk]
+        for item in iter_git(root, cmd):
             meta, _, path = item.partition(b"\t")
             if meta.startswith(b"160000 "):
                 found.add(os.fsdecode(path))
@@ -193,14 +158,13 @@ def status_counts(root: Path) -> StatusCounts:
     """Untracked, modified, staged and unmerged paths of ROOT, subdatasets not entered."""
     counts = StatusCounts()
     cmd = [
-        "git",
         "status",
         "--porcelain=v2",
         "-z",
         "--ignore-submodules=all",
         "--untracked-files=all",
     ]
-    items = iter_output(root, cmd)
+    items = iter_git(root, cmd)
     for item in items:
         kind = item[:1]
         if kind == b"?":
@@ -235,13 +199,15 @@ class AnnexedFile:
 def annexed_files(root: Path) -> Iterator[AnnexedFile]:
     """Every annexed file in ROOT's work tree, with its key and local object (if present)."""
     objects = git_dir(root) / "annex" / "objects"
-    cmd = ["git", "annex", "find", "--anything", "--json"]
-    for line in iter_output(root, cmd, b"\n"):
+    cmd = ["annex", "find", "--anything", "--json"]
+    for line in iter_git(root, cmd, b"\n"):
         rec = json.loads(line)
         key = rec["key"]
+        parsed = parse_key(key)
+        name = parsed.file_name if parsed else key  # a URL key's "/" is escaped there
         found = None
         for hashdir in (rec["hashdirmixed"], rec["hashdirlower"]):
-            candidate = objects / hashdir / key / key
+            candidate = objects / hashdir / name / name
             if candidate.is_file():
                 found = candidate
                 break
@@ -255,31 +221,14 @@ def annexed_files(root: Path) -> Iterator[AnnexedFile]:
         )
 
 
-def same_key(expected: str, computed: str) -> bool:
-    """Keys match on backend, size and hash; the extension part may be derived differently."""
-
-    def core(key: str) -> str:
-        head, _, name = key.partition("--")
-        return head + "--" + name.split(".", 1)[0]
-
-    return core(expected) == core(computed)
-
-
 def calc_keys(root: Path, files: list[Path], backend: str) -> list[str]:
     """The annex key each of FILES would get with BACKEND (one ``git annex calckey`` call)."""
     stdin = b"".join(os.fsencode(f) + b"\0" for f in files)
-    with timing.timed("annex.calckey"):
-        proc = subprocess.run(
-            ["git", "annex", "calckey", "--batch", "-z", "--backend", backend],
-            cwd=root,
-            input=stdin,
-            capture_output=True,
-        )
-    computed = proc.stdout.decode().split("\n")
-    if proc.returncode != 0 or len(computed) < len(files):
+    out = call_git(root, "annex", "calckey", "--batch", "-z", "--backend", backend, input=stdin)
+    computed = out.decode().split("\n")
+    if len(computed) < len(files):
         raise DataLadError(
-            f"git annex calckey failed in {root}: "
-            f"{proc.stderr.decode(errors='replace').strip()[-200:]}"
+            f"git annex calckey failed in {root}: {len(computed)} keys for {len(files)} files"
         )
     return computed[: len(files)]
 
@@ -493,8 +442,8 @@ def _relock(root: Path, before: IntegrityReport, report: RepairReport) -> None:
     locked = []
     for start in range(0, len(todo), ARGS_PER_CALL):
         chunk = todo[start : start + ARGS_PER_CALL]
-        cmd = ["git", "annex", "lock", "--json", "--json-error-messages", "--", *chunk]
-        for line in iter_output(root, cmd, b"\n", check=False):
+        cmd = ["annex", "lock", "--json", "--json-error-messages", "--", *chunk]
+        for line in iter_git(root, cmd, b"\n", check=False):
             rec = json.loads(line)
             if rec.get("success"):
                 locked.append(rec["file"])
@@ -504,8 +453,8 @@ def _relock(root: Path, before: IntegrityReport, report: RepairReport) -> None:
     if not locked:
         return
     report.actions.append(f"re-locked {len(locked)} unmodified annexed files: {_sample(locked)}")
-    cmd = ["git", "--literal-pathspecs", "diff", "--cached", "--name-only", "-z", "--", *locked]
-    staged = [os.fsdecode(p) for p in iter_output(root, cmd) if p]
+    cmd = ["--literal-pathspecs", "diff", "--cached", "--name-only", "-z", "--", *locked]
+    staged = [os.fsdecode(p) for p in iter_git(root, cmd) if p]
     if staged:
         dsops.save(
             dsops.open_dataset(root),

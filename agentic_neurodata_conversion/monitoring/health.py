@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import psutil
 
-from ..errors import DataLadError
-from ..timing import timed
+from ..datalad_layer.git import call_git, iter_git
+from ..errors import DataLadError, GitError
 from . import storage
 from .metrics import METRICS_FILE, LoadedMetrics, load_metrics
 from .settings import Settings, Thresholds
@@ -66,35 +66,33 @@ def annex_fsck(repo: Path, mode: FsckMode = "fast") -> tuple[int, list[dict[str,
     args = ["annex", "fsck", "--json", "--json-error-messages"]
     if mode == "fast":
         args.append("--fast")
-    with timed("annex.fsck"):
-        proc = storage.run_git(repo, *args)
     checked, failures = 0, []
-    for line in proc.stdout.splitlines():
-        if not line.startswith(b"{"):
-            continue
-        rec = json.loads(line)
-        checked += 1
-        if not rec.get("success", False):
-            failures.append(
-                {
-                    "file": rec.get("file"),
-                    "key": rec.get("key"),
-                    "error": " ".join(rec.get("error-messages") or []) or rec.get("note", ""),
-                }
-            )
-    if proc.returncode != 0 and not failures:
-        raise DataLadError(
-            f"git annex fsck failed in {repo}: {proc.stderr.decode(errors='replace').strip()}"
-        )
+    try:  # fsck exits non-zero when a file fails; its JSON says which
+        for line in iter_git(repo, args, b"\n"):
+            if not line.startswith(b"{"):
+                continue
+            rec = json.loads(line)
+            checked += 1
+            if not rec.get("success", False):
+                failures.append(
+                    {
+                        "file": rec.get("file"),
+                        "key": rec.get("key"),
+                        "error": " ".join(rec.get("error-messages") or []) or rec.get("note", ""),
+                    }
+                )
+    except GitError:
+        if not failures:
+            raise
     return checked, failures
 
 
 def subdataset_states(repo: Path) -> list[dict[str, str]]:
     """State of each registered subdataset: ok, not installed, other commit, conflict."""
-    proc = storage.run_git(repo, "submodule", "status")
+    listing = call_git(repo, "submodule", "status", check=False)
     states = {" ": "ok", "-": "not installed", "+": "other commit checked out", "U": "conflict"}
     out = []
-    for line in proc.stdout.decode(errors="replace").splitlines():
+    for line in listing.decode(errors="replace").splitlines():
         # "<state><commit> <path>[ (<describe>)]"
         _commit, _, rest = line[1:].partition(" ")
         if rest:

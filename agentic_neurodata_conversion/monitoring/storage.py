@@ -33,9 +33,7 @@ import fnmatch
 import heapq
 import json
 import os
-import re
 import stat
-import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,45 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import runtime
-from ..datalad_layer.annex import key_size
-from ..errors import DataLadError, UsageError
+from ..datalad_layer.git import call_git
+from ..datalad_layer.keys import POINTER_MAX, content_id, key_of_blob, key_size, parse_key
+from ..errors import DataLadError, GitError, UsageError
 from ..timing import timed
 
 TEMP_PATTERNS = ("*.tmp", "*.temp", "*.bak", "*.swp", "*.swo", "*~", ".~lock*")
-POINTER_MAX = 1024  # bytes; annex pointer files (unlocked annexed files) are far smaller
-_HASH_BACKENDS = re.compile(
-    r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA3_\d+|SKEIN\d+|"
-    r"BLAKE2\w*|BLAKE3_256|XXH3)E?$"
-)
 ANNEX_DIRS = ("tmp", "bad")  # under .git/annex: partial transfers, corrupt objects
-
-
-# ---------------------------------------------------------------------------- keys
-
-
-def content_id(key: str) -> str | None:
-    """Backend, size and hash of KEY without its file extension: equal ids, equal content.
-
-    None for keys that do not hash the content (WORM, URL).
-    """
-    head, sep, name = key.partition("--")
-    backend = head.split("-", 1)[0]
-    if not sep or not _HASH_BACKENDS.match(backend):
-        return None
-    digest = name.split(".", 1)[0] if backend.endswith("E") else name
-    return f"{backend.removesuffix('E')}-s{key_size(key)}--{digest}"
-
-
-def key_from_blob(mode: str, blob: bytes) -> str | None:
-    """The annex key named by a committed symlink target or pointer file, else None."""
-    text = blob.decode(errors="replace").strip()
-    if mode == "120000":
-        if "/annex/objects/" not in text:
-            return None
-    elif not text.startswith("/annex/objects/") or "\n" in text:
-        return None
-    key = text.rsplit("/", 1)[-1]
-    return key or None
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -150,22 +116,6 @@ def discover(base: Path) -> Discovery:
 # ---------------------------------------------------------------------------- git batches
 
 
-def run_git(
-    repo: Path, *args: str, input: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """One git call in REPO; the caller reads returncode, stdout and stderr."""
-    with timed(f"git.{args[0]}"):
-        return subprocess.run(["git", *args], cwd=repo, capture_output=True, input=input)
-
-
-def run_git_ok(repo: Path, *args: str, input: bytes | None = None) -> bytes:
-    proc = run_git(repo, *args, input=input)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise DataLadError(f"git {args[0]} failed in {repo}: {err[-1] if err else proc.returncode}")
-    return proc.stdout
-
-
 def git_dir(repo: Path) -> Path:
     """The repository's git dir (``.git`` may be a file pointing elsewhere)."""
     dot = repo / ".git"
@@ -186,14 +136,14 @@ class TreeEntry:
 
 def ls_tree(repo: Path) -> list[TreeEntry]:
     """Every entry committed in HEAD (empty for a repository without commits)."""
-    proc = run_git(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD")
-    if proc.returncode != 0:
-        if run_git(repo, "rev-parse", "--verify", "-q", "HEAD").returncode != 0:
+    try:
+        listing = call_git(repo, "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD")
+    except GitError:
+        if not call_git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False):
             return []  # no commit yet
-        err = proc.stderr.decode(errors="replace").strip()
-        raise DataLadError(f"git ls-tree failed in {repo}: {err}")
+        raise
     out = []
-    for rec in proc.stdout.split(b"\0"):
+    for rec in listing.split(b"\0"):
         if not rec:
             continue
         meta, _, path = rec.partition(b"\t")
@@ -211,7 +161,7 @@ def cat_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
     wanted = list(dict.fromkeys(shas))
     if not wanted:
         return {}
-    data = run_git_ok(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in wanted).encode())
+    data = call_git(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in wanted).encode())
     out: dict[str, bytes] = {}
     pos = 0
     for sha in wanted:
@@ -228,9 +178,8 @@ def cat_blobs(repo: Path, shas: Iterable[str]) -> dict[str, bytes]:
 
 def store_bytes(repo: Path) -> int:
     """On-disk bytes of the git object store (loose + packs + garbage), from count-objects."""
-    proc = run_git(repo, "count-objects", "-v")
     total = 0
-    for line in proc.stdout.decode().splitlines():
+    for line in call_git(repo, "count-objects", "-v", check=False).decode().splitlines():
         name, _, value = line.partition(":")
         if name in ("size", "size-pack", "size-garbage"):
             total += int(value.strip() or 0) * 1024
@@ -289,8 +238,8 @@ def untracked_among(repo: Path, paths: list[str], head_paths: set[str] | None = 
         chunk = remaining[i : i + 500]
         tracked: set[str] = set()
         for args in queries:
-            proc = run_git(repo, "--literal-pathspecs", *args, "--", *chunk)
-            tracked.update(os.fsdecode(p) for p in proc.stdout.split(b"\0") if p)
+            listed = call_git(repo, "--literal-pathspecs", *args, "--", *chunk, check=False)
+            tracked.update(os.fsdecode(p) for p in listed.split(b"\0") if p)
         out += [p for p in chunk if p not in tracked]
     return out
 
@@ -380,13 +329,13 @@ def scan_dataset(path: Path, temp_candidates: Sequence[str] = (), top: int = 10)
         if e.mode == "160000":
             scan.subdatasets.append((e.path, (path / e.path / ".git").exists()))
             continue
-        key = key_from_blob(e.mode, contents[e.sha]) if e.sha in contents else None
-        if key is None:
+        annex_key = key_of_blob(e.mode, contents[e.sha]) if e.sha in contents else None
+        if annex_key is None:
             scan.git_files += 1
             scan.git_bytes += e.size
             files.append((e.size, e.path, "git", True))
             continue
-        size = key_size(key)
+        key, size = annex_key.file_name, annex_key.size  # as .git/annex/objects names it
         if size is None:
             size = present.get(key)
         is_present = key in present
@@ -396,7 +345,7 @@ def scan_dataset(path: Path, temp_candidates: Sequence[str] = (), top: int = 10)
             scan.unknown_size_files += 1
             size = 0
         scan.annexed_bytes += size
-        backend = key.split("-", 1)[0]
+        backend = annex_key.backend
         scan.backend_bytes[backend] = scan.backend_bytes.get(backend, 0) + size
         if is_present:
             scan.present_files += 1
@@ -580,9 +529,7 @@ class UnusedObject:
 
 def annex_unused(repo: Path) -> list[UnusedObject]:
     """``git annex unused`` of REPO with the on-disk size of each object (slow: walks history)."""
-    runtime.ensure_git_annex_on_path()
-    with timed("annex.unused"):
-        out = run_git_ok(repo, "annex", "unused", "--json")
+    out = call_git(repo, "annex", "unused", "--json")
     gdir = git_dir(repo)
     sizes = annex_objects(gdir)
     found = []
@@ -593,7 +540,8 @@ def annex_unused(repo: Path) -> list[UnusedObject]:
         for kind in ("unused", "tmp", "bad"):
             for number, key in (rec.get(f"{kind}-list") or {}).items():
                 if kind == "unused":
-                    size = sizes.get(key, key_size(key) or 0)
+                    parsed = parse_key(key)
+                    size = sizes.get(parsed.file_name if parsed else key, key_size(key) or 0)
                 else:
                     try:
                         size = os.lstat(gdir / "annex" / kind / key).st_size
@@ -679,19 +627,17 @@ def cleanup(
             for u in listed
         ]
         if apply and items:
-            with timed("annex.dropunused"):
-                numbers = [u.number for u in listed]
-                proc = run_git(ds, "annex", "dropunused", "--force", "--json", *numbers)
-            results = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith(b"{")]
+            numbers = [u.number for u in listed]
+            try:
+                out = call_git(ds, "annex", "dropunused", "--force", "--json", *numbers)
+            except GitError as exc:  # some dropped all the same: its JSON says which
+                out = exc.stdout
+                errors.append(f"{ds}: git annex dropunused failed: {exc.stderr.strip()}")
+            results = [json.loads(ln) for ln in out.splitlines() if ln.startswith(b"{")]
             # its JSON names the number it was given, not the key
             dropped = {n for r in results if r.get("success") for n in r.get("input", [])}
             for item in items:
                 item["removed"] = item["number"] in dropped
-            if proc.returncode != 0:
-                errors.append(
-                    f"{ds}: git annex dropunused failed: "
-                    f"{proc.stderr.decode(errors='replace').strip()}"
-                )
         objects += items
     return {
         "base": str(root),

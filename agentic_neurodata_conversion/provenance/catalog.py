@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datalad_layer.annex import key_size
+from ..datalad_layer.keys import key_of_file
 from ..errors import UsageError
 from .layout import CONVERSION_FILE, STATE_FILE
 
@@ -67,9 +67,9 @@ def _nwb_sizes(outputs: Path) -> tuple[list[str], int]:
             continue
         names.append(entry.name)
         if entry.is_symlink():
-            size = key_size(os.path.basename(os.readlink(entry.path)))
-            if size is not None:
-                total += size
+            key = key_of_file(entry.path)
+            if key is not None and key.size is not None:
+                total += key.size
                 continue
         with contextlib.suppress(OSError):
             total += entry.stat().st_size

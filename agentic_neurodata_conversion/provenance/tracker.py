@@ -525,7 +525,7 @@ class ConversionProvenanceTracker:
             )
             if status == "completed":
                 tag = finalize.tag_name(self.conversion_id)
-                self.dataset.repo.tag(tag, message=f"Completed conversion {self.conversion_id}")
+                dlayer.tag(self.dataset.path, tag, f"Completed conversion {self.conversion_id}")
         sup = self.superdataset
         if sup is not None:  # the superdataset records the final commit
             try:

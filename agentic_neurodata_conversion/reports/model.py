@@ -10,13 +10,13 @@ DataLad dataset id. Values stay in their journal (JSON-safe, type-tagged) encodi
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..datalad_layer.keys import AnnexKey, key_of_file
 from ..errors import UsageError
 from ..journal.chain import (
     JOURNAL_DIR,
@@ -602,19 +602,14 @@ def _seconds(start: str, end: str | None) -> float | None:
 
 def _annex_key(path: Path) -> str | None:
     """The git-annex key of an annexed file (its symlink's target name), without reading it."""
-    try:
-        target = os.readlink(path)
-    except OSError:
-        return None
-    return os.path.basename(target) if ".git/annex/objects/" in target else None
+    key = key_of_file(path)
+    return str(key) if key is not None else None
 
 
 def annex_key_info(key: str) -> tuple[str, int | None, str]:
     """(backend, size, hash) of a git-annex key such as ``SHA256E-s12--<hex>.nwb``."""
-    backend, _, rest = key.partition("-")
-    fields, _, name = rest.partition("--")
-    size = next((int(f[1:]) for f in fields.split("-") if f[:1] == "s" and f[1:].isdigit()), None)
-    return backend, size, name.split(".", 1)[0]
+    parsed = AnnexKey.parse(key)
+    return parsed.backend, parsed.size, parsed.hash
 
 
 def _dataset_id(root: Path) -> str | None:

@@ -22,9 +22,10 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
+from ..datalad_layer.keys import key_of_file
 from ..journal.chain import JOURNAL_DIR, sealed_segments
 from ..provenance.inputs import sha256_file
-from .model import ConversionView, annex_key_info
+from .model import ConversionView
 
 TOOL_ID = "https://pypi.org/project/agentic-neurodata-conversion/"
 PROCESS_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
@@ -71,14 +72,13 @@ def describe_file(root: Path, rel: str) -> dict[str, Any]:
     media = MEDIA_TYPES.get(Path(rel).suffix.lower())
     if media:
         props["encodingFormat"] = media
-    if path.is_symlink() and ".git/annex/objects/" in os.readlink(path):
-        key = os.path.basename(os.readlink(path))
-        backend, size, digest = annex_key_info(key)
-        props["identifier"] = key
-        if size is not None:
-            props["contentSize"] = str(size)
-        if backend.startswith("SHA256"):
-            props["sha256"] = digest
+    key = key_of_file(path)
+    if key is not None:
+        props["identifier"] = str(key)
+        if key.size is not None:
+            props["contentSize"] = str(key.size)
+        if key.backend.startswith("SHA256"):
+            props["sha256"] = key.hash
         return props
     if path.is_file():
         props["contentSize"] = str(path.stat().st_size)
