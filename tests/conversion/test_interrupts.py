@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +22,12 @@ ANC = Path(sys.executable).parent / "anc"
 RESUME = "resume with `anc resume "
 
 
-def start_anc(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def start_anc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`anc ARGS` in its own process group, as a terminal runs a foreground job."""
     return subprocess.Popen(
         [str(ANC), *args],
         cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -168,10 +168,13 @@ def test_ctrl_c_during_verify_changes_nothing(
     assert code == 0, err
     root = Path(out.strip().splitlines()[-1])
     before = snapshot(root)
-    clones = set(Path(tempfile.gettempdir()).glob("anc-verify-*"))
-    proc = start_anc("verify", str(root), cwd=tmp_path)
+    # verify clones into the temporary folder: a private one, so that only this run's clone
+    # is seen (other tests, or pytest-xdist workers, verify at the same time)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = start_anc("verify", str(root), cwd=tmp_path, env=os.environ | {"TMPDIR": str(tmp)})
     deadline = time.monotonic() + 60
-    while not set(Path(tempfile.gettempdir()).glob("anc-verify-*")) - clones:
+    while not list(tmp.glob("anc-verify-*")):
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     time.sleep(0.5)  # inside the rerun
@@ -183,5 +186,5 @@ def test_ctrl_c_during_verify_changes_nothing(
         f"run `anc verify {root}` again"
     )
     assert snapshot(root) == before
-    assert set(Path(tempfile.gettempdir()).glob("anc-verify-*")) == clones
+    assert list(tmp.glob("anc-verify-*")) == []  # the clone is gone
     assert check_dataset_integrity(root).is_valid

@@ -168,7 +168,7 @@ def run_fails(run_cli: RunCli, *args: str) -> str:
 
 
 def test_bad_inputs_give_one_line_and_write_nothing(
-    tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+    tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli, readonly_folder: Path
 ) -> None:
     out = tmp_path / "out"
     assert "does not exist" in run_fails(
@@ -200,22 +200,14 @@ def test_bad_inputs_give_one_line_and_write_nothing(
     assert "colour" in run_fails(
         run_cli, "convert", str(rec), "--output", str(out), "--metadata", str(bad)
     )
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if os.access(locked, os.W_OK):  # root ignores permissions: use a path under a file
-            target = tmp_path / "notes-file"
-            target.write_text("x")
-            assert "not a folder" in run_fails(
-                run_cli, "convert", str(rec), "--output", str(target / "sub")
-            )
-        else:
-            assert "not writable" in run_fails(
-                run_cli, "convert", str(rec), "--output", str(locked)
-            )
-    finally:
-        locked.chmod(0o700)
+    assert "not writable" in run_fails(
+        run_cli, "convert", str(rec), "--output", str(readonly_folder / "out")
+    )
+    target = tmp_path / "notes-file"
+    target.write_text("x")
+    assert "not a folder" in run_fails(
+        run_cli, "convert", str(rec), "--output", str(target / "sub")
+    )
     assert not out.exists()
     meta = next(rec.glob("*.meta"))
     meta.write_text(
