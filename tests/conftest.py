@@ -12,6 +12,11 @@ import pytest
 from agentic_neurodata_conversion.cli.main import main
 from agentic_neurodata_conversion.datalad_layer import dataset as dsops
 
+# Output is tested as piped. pytest-xdist workers start with COLUMNS=80 and LINES=24 in
+# the environment, which the CLI (cli/output.py) rightly takes as a terminal's width.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture
 def source_dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:

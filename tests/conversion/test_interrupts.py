@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -17,14 +18,32 @@ import pytest
 from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
 from agentic_neurodata_conversion.journal.chain import iter_entries, verify_journal
 
+pytestmark = pytest.mark.slow  # every test converts, then signals it
+
 RunCli = Callable[..., tuple[int, str, str]]
 ANC = Path(sys.executable).parent / "anc"
 RESUME = "resume with `anc resume "
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _end_what_the_test_started() -> Iterator[None]:
+    """Kill the process group of any `anc` a failed test leaves running: a command that hangs
+    after its signal would otherwise outlive pytest and take a core from every later run."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
 def start_anc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`anc ARGS` in its own process group, as a terminal runs a foreground job."""
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(ANC), *args],
         cwd=cwd,
         env=env,
@@ -33,6 +52,8 @@ def start_anc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         text=True,
         start_new_session=True,
     )
+    _started.append(proc)
+    return proc
 
 
 def wait_for_stage(root: Path, stage: str, proc: subprocess.Popen[str], limit: float = 120) -> None:
@@ -92,7 +113,6 @@ def resume_and_verify(root: Path, run_cli: RunCli) -> None:
     assert code == 0, out + err
 
 
-@pytest.mark.slow
 def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:

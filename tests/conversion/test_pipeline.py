@@ -31,6 +31,7 @@ def annex_key(path: Path) -> str:
     return os.readlink(path).rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["spikeglx", "openephys"])
 def test_convert_is_tagged_annexed_rerunnable_and_verified(
     fmt: str, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
@@ -75,6 +76,7 @@ def test_convert_is_tagged_annexed_rerunnable_and_verified(
     assert subprocess.run(["git", "annex", "fsck", "--quiet"], cwd=root).returncode == 0
 
 
+@pytest.mark.slow
 def test_convert_the_stream_the_user_names(
     tmp_path: Path,
     write_recording: Callable[..., object],
@@ -127,6 +129,7 @@ def test_status_lists_conversions(
     assert code == 0 and f"conversion-{cid}" in row and "completed" in row
 
 
+@pytest.mark.slow
 def test_user_metadata_conflict_is_recorded(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
@@ -243,6 +246,7 @@ def test_failure_after_start_is_finalized_failed_without_tag(
     reopened.close()
 
 
+@pytest.mark.slow
 def test_source_in_a_dataset_is_a_subdataset_and_verifies(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:

@@ -173,6 +173,7 @@ def test_failed_copy_leaves_nothing(dev: TestDatasetManager, tmp_path: Path) -> 
     assert os.listdir(root / ".git" / "anc-staging") == []
 
 
+@pytest.mark.slow
 def test_subdataset_install_get_update(tmp_path: Path, source_dataset: Callable[..., Path]) -> None:
     source = source_dataset()
     manager = DataLadRepositoryManager(tmp_path / "devdata")

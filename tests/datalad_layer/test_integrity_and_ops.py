@@ -148,6 +148,7 @@ def test_index_lock_judged_by_its_holder_not_its_age(tmp_path: Path) -> None:
     assert repaired.ok
 
 
+@pytest.mark.slow
 def test_repair_reinstalls_what_it_can_and_reports_the_rest(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from agentic_neurodata_conversion.journal.chain import JOURNAL_DIR, verify_journal
 from agentic_neurodata_conversion.mcp_server.redact import REDACTED
 from agentic_neurodata_conversion.mcp_server.tools import ConversionTools
-from agentic_neurodata_conversion.journal.chain import JOURNAL_DIR, verify_journal
 from agentic_neurodata_conversion.provenance.tracker import ARTIFACT_DIRS, STATE_FILE
 
 from .conftest import CLIENT, call, serve, tool_calls
