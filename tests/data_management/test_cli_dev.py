@@ -172,6 +172,7 @@ def test_list_json_shows_datasets_and_subdatasets(run_cli: Run, devdata: Path) -
     assert code == 0 and "existing  v1  1 files" in out
 
 
+@pytest.mark.slow
 def test_check_repair_removes_stale_lock_and_reinstalls_deleted_subdataset(
     run_cli: Run, tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:
@@ -198,6 +199,7 @@ def test_check_repair_removes_stale_lock_and_reinstalls_deleted_subdataset(
     assert not lock.exists() and (root / "etl/evaluation-data/src/README.md").exists()
 
 
+@pytest.mark.slow
 def test_get_fetches_only_the_asked_part(
     run_cli: Run,
     tmp_path: Path,
@@ -226,6 +228,7 @@ def test_dev_demo_creates_adds_lists_and_checks(run_cli: Run, tmp_path: Path) ->
     assert code == 0 and "already present: nothing added" in out
 
 
+@pytest.mark.slow
 def test_installed_anc_works_without_venv_on_path_or_git_identity(
     tmp_path: Path, bare_env: Callable[[Path], dict[str, str]]
 ) -> None:
@@ -294,6 +297,7 @@ def test_a_group_without_a_command_shows_its_help_as_a_usage_error(run_cli: Run)
     assert code == 2 and out == "" and err.startswith("Usage: anc dev") and "install" in err
 
 
+@pytest.mark.slow
 def test_setup_reports_installed_and_skipped(
     run_cli: Run, tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:

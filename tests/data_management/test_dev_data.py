@@ -208,6 +208,7 @@ def write_spec(path: Path, entries: list[dict]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_setup_installs_reachable_and_skips_the_rest(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:
