@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test lint bench clean
+.PHONY: demo test test-fast install install-test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: install
 test: install-test
 	bash tests/setup_system.sh
 	$(BIN)/python -m pytest -q
+
+# The fast lane: everything but the tests marked slow (conversions, signal and kill loops).
+test-fast: install-test
+	bash tests/setup_system.sh
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install-test
 	$(BIN)/ruff check agentic_neurodata_conversion tests bench

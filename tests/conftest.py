@@ -12,6 +12,11 @@ import pytest
 from agentic_neurodata_conversion.cli.main import main
 from agentic_neurodata_conversion.datalad_layer import dataset as dsops
 
+# Output is tested as piped. pytest-xdist workers start with COLUMNS=80 and LINES=24 in
+# the environment, which the CLI (cli/output.py) rightly takes as a terminal's width.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture
 def source_dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
@@ -164,6 +169,43 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], SmallDisk]]:
     yield make
     for disk in disks:
         disk.unmount()
+
+
+# --------------------------------------------------------------------------- a read-only folder
+
+
+@pytest.fixture
+def readonly_folder(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder the current user cannot write to, for real.
+
+    Root ignores permission bits, so as root it is a read-only tmpfs (the kernel refuses the
+    write and ``os.access`` says so); a user is given a mode-555 folder. Neither runs anything
+    as another user, so the test works wherever the checkout and its venv live (a clone in a
+    private ``mktemp -d`` folder included).
+    """
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k,mode=755", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:  # root without CAP_SYS_ADMIN (a container): as small_disk
+        why = f"mounting a read-only tmpfs failed: {done.stderr.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 # --------------------------------------------------------------------------- browser

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # converts both formats end to end
+
 RunCli = Callable[..., tuple[int, str, str]]
 
 

@@ -29,6 +29,7 @@ def status_of(root: Path) -> str:
     ("stage", "mode", "disk_mib", "channels"),
     [("start", "copy", 3, 32), ("convert", "reference", 5, 64)],
 )
+@pytest.mark.slow
 def test_a_full_disk_stops_the_conversion_resumably(
     stage: str,
     mode: str,

@@ -14,6 +14,8 @@ from agentic_neurodata_conversion.datalad_layer import annex
 from agentic_neurodata_conversion.datalad_layer import dataset as dsops
 from agentic_neurodata_conversion.errors import ConversionError
 
+pytestmark = pytest.mark.slow  # datalad run and rerun of a conversion script
+
 OUTPUT = "outputs/session.nwb"
 
 

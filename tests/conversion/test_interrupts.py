@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -18,21 +18,42 @@ import pytest
 from agentic_neurodata_conversion.datalad_layer.integrity import check_dataset_integrity
 from agentic_neurodata_conversion.journal.chain import iter_entries, verify_journal
 
+pytestmark = pytest.mark.slow  # every test converts, then signals it
+
 RunCli = Callable[..., tuple[int, str, str]]
 ANC = Path(sys.executable).parent / "anc"
 RESUME = "resume with `anc resume "
 
 
-def start_anc(*args: str, cwd: Path) -> subprocess.Popen[str]:
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _end_what_the_test_started() -> Iterator[None]:
+    """Kill the process group of any `anc` a failed test leaves running: a command that hangs
+    after its signal would otherwise outlive pytest and take a core from every later run."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def start_anc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`anc ARGS` in its own process group, as a terminal runs a foreground job."""
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(ANC), *args],
         cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    _started.append(proc)
+    return proc
 
 
 def wait_for_stage(root: Path, stage: str, proc: subprocess.Popen[str], limit: float = 120) -> None:
@@ -93,7 +114,6 @@ def resume_and_verify(root: Path, run_cli: RunCli) -> None:
     assert code == 0, out + err
 
 
-@pytest.mark.slow
 def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
@@ -173,10 +193,13 @@ def test_ctrl_c_during_verify_changes_nothing(
     assert code == 0, err
     root = Path(out.strip().splitlines()[-1])
     before = snapshot(root)
-    clones = set(Path(tempfile.gettempdir()).glob("anc-verify-*"))
-    proc = start_anc("verify", str(root), cwd=tmp_path)
+    # verify clones into the temporary folder: a private one, so that only this run's clone
+    # is seen (other tests, or pytest-xdist workers, verify at the same time)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = start_anc("verify", str(root), cwd=tmp_path, env=os.environ | {"TMPDIR": str(tmp)})
     deadline = time.monotonic() + 60
-    while not set(Path(tempfile.gettempdir()).glob("anc-verify-*")) - clones:
+    while not list(tmp.glob("anc-verify-*")):
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     time.sleep(0.5)  # inside the rerun
@@ -188,5 +211,5 @@ def test_ctrl_c_during_verify_changes_nothing(
         f"run `anc verify {root}` again"
     )
     assert snapshot(root) == before
-    assert set(Path(tempfile.gettempdir()).glob("anc-verify-*")) == clones
+    assert list(tmp.glob("anc-verify-*")) == []  # the clone is gone
     assert check_dataset_integrity(root).is_valid

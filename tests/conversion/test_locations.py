@@ -58,6 +58,7 @@ def test_a_source_inside_the_output_folder_is_refused(
     assert sorted(p.name for p in out.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_an_output_inside_a_conversion_is_refused(
     rec: Path, tmp_path: Path, run_cli: RunCli
 ) -> None:
@@ -72,6 +73,7 @@ def test_an_output_inside_a_conversion_is_refused(
     assert dlayer.git(root, "status", "--porcelain") == b""
 
 
+@pytest.mark.slow
 def test_a_conversion_in_a_dataset_is_registered_and_its_input_is_no_clone_of_it(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:
@@ -124,6 +126,7 @@ def test_a_conversion_in_a_dataset_is_registered_and_its_input_is_no_clone_of_it
     assert "it would be cloned into itself" in err
 
 
+@pytest.mark.slow
 def test_discard_unregisters_a_conversion_from_its_dataset(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:

@@ -76,6 +76,7 @@ def test_bad_metadata_is_refused_before_anything_is_created(
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_best_practice_warning_is_shown_once_and_recorded(
     tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
 ) -> None:

@@ -22,6 +22,8 @@ from agentic_neurodata_conversion.conversion import (
     validation,
 )
 
+pytestmark = pytest.mark.slow  # a conversion per format, reruns and evaluations
+
 OUTPUT = "outputs/session.nwb"
 
 

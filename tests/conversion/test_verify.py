@@ -14,6 +14,8 @@ import pytest
 
 from agentic_neurodata_conversion.datalad_layer import dataset as dlayer
 
+pytestmark = pytest.mark.slow  # a conversion per module, a re-execution per test
+
 RunCli = Callable[..., tuple[int, str, str]]
 ANC = Path(sys.executable).parent / "anc"
 

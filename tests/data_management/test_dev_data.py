@@ -173,6 +173,7 @@ def test_failed_copy_leaves_nothing(dev: TestDatasetManager, tmp_path: Path) -> 
     assert os.listdir(root / ".git" / "anc-staging") == []
 
 
+@pytest.mark.slow
 def test_subdataset_install_get_update(tmp_path: Path, source_dataset: Callable[..., Path]) -> None:
     source = source_dataset()
     manager = DataLadRepositoryManager(tmp_path / "devdata")
@@ -207,6 +208,7 @@ def write_spec(path: Path, entries: list[dict]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_setup_installs_reachable_and_skips_the_rest(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:

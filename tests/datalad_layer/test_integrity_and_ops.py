@@ -46,6 +46,7 @@ def test_wrapper_create_is_idempotent_and_force_guards_a_full_folder(tmp_path: P
     assert dsops.is_dataset(full) and (full / "mine.txt").read_text() == "user data\n"
 
 
+@pytest.mark.slow
 def test_wrapper_install_get_save_and_typed_failures(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:
@@ -148,6 +149,7 @@ def test_index_lock_judged_by_its_holder_not_its_age(tmp_path: Path) -> None:
     assert repaired.ok
 
 
+@pytest.mark.slow
 def test_repair_reinstalls_what_it_can_and_reports_the_rest(
     tmp_path: Path, source_dataset: Callable[..., Path]
 ) -> None:

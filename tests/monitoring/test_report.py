@@ -118,6 +118,7 @@ def test_failed_fsck_stale_lock_and_corrupt_metrics(
     assert [a["kind"] for a in report["alerts"]] == ["stale_lock"]
 
 
+@pytest.mark.slow
 def test_health_reports_subdatasets_and_missing_content(tmp_path: Path) -> None:
     from agentic_neurodata_conversion.monitoring.health import check_health
 

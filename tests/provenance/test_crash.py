@@ -60,6 +60,7 @@ def run_and_kill(path: Path, *, during_checkpoint: bool, rng: random.Random) -> 
     return acked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("during_checkpoint", [False, True], ids=["mid-append", "mid-checkpoint"])
 def test_sigkill_loses_nothing_acknowledged(tmp_path: Path, during_checkpoint: bool) -> None:
     rng = random.Random(7 if during_checkpoint else 3)

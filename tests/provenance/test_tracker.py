@@ -285,6 +285,7 @@ def test_seed_names_keep_working(tmp_path: Path) -> None:
     t.close()
 
 
+@pytest.mark.slow
 def test_inputs_three_ways(new_conversion: Make, tmp_path: Path) -> None:
     # a source recording inside its own DataLad dataset
     origin = tmp_path / "lab-data"
