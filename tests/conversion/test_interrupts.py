@@ -131,15 +131,43 @@ def test_ctrl_c_during_a_64ch_60s_conversion_prints_one_line_and_resumes(
     resume_and_verify(root, run_cli)
 
 
-@pytest.mark.parametrize("delay", [0.5, 2.0, 3.5, 5.0])
+@pytest.fixture(scope="module")
+def whole_run_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long the signalled conversion takes untouched on this machine, so that the signal
+    delays are fractions of it (fixed delays end too late on a fast idle machine)."""
+    from agentic_neurodata_conversion.conversion import synthetic
+
+    base = tmp_path_factory.mktemp("whole_run")
+    synthetic.write_recording("spikeglx", base / "rec", channels=32, seconds=30)
+    began = time.monotonic()
+    proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=base)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.3, 0.55, 0.8])
 def test_sigterm_at_any_moment_leaves_a_resumable_conversion_or_nothing(
-    delay: float, tmp_path: Path, write_recording: Callable[..., object], run_cli: RunCli
+    fraction: float,
+    whole_run_seconds: float,
+    tmp_path: Path,
+    write_recording: Callable[..., object],
+    run_cli: RunCli,
 ) -> None:
     write_recording("spikeglx", tmp_path / "rec", channels=32, seconds=30)
     root = tmp_path / "out" / "conversion_t"
-    proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=tmp_path)
-    time.sleep(delay)
-    assert proc.poll() is None, "the conversion ended before the signal: lower the delay"
+    delay = fraction * whole_run_seconds
+    for _ in range(4):  # the machine got faster than the measured run: signal earlier
+        proc = start_anc("convert", "rec", "--output", "out", "--id", "t", cwd=tmp_path)
+        time.sleep(delay)
+        if proc.poll() is None:
+            break
+        assert proc.returncode == 0, proc.communicate()
+        subprocess.run(["chmod", "-R", "u+w", str(tmp_path / "out")], check=True)
+        subprocess.run(["rm", "-rf", str(tmp_path / "out")], check=True)
+        delay /= 2
+    else:
+        raise AssertionError(f"every conversion ended before its signal (last delay {delay} s)")
     proc.send_signal(signal.SIGTERM)  # a scheduler ends the job: only the anc process
     out, err = proc.communicate(timeout=120)
     if not root.exists() and proc.returncode == -signal.SIGTERM:
