@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .errors import UsageError
 
@@ -26,3 +27,11 @@ def check_name(name: str, what: str) -> str:
             "use 1-128 letters, digits, '.', '_', '+', '-', starting with a letter or digit",
         )
     return name
+
+
+def slug(text: str, fallback: str = "recording", limit: int = 40) -> str:
+    """A safe name made from TEXT (a folder an acquisition system named: ``Record Node 105``,
+    ``Maus Zürich 3``): accents dropped, every other run of unsafe characters one '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", ascii_text).strip("-._+")[:limit].strip("-._+")
+    return name.replace("..", ".") or fallback

@@ -29,7 +29,15 @@ def convert(
     source: Path = typer.Argument(..., help="Folder of the raw recording."),
     format: str | None = typer.Option(None, "--format", help="Recording format (skip detection)."),
     stream: str | None = typer.Option(
-        None, "--stream", help="Which stream to convert, e.g. imec0.lf (default: the first AP)."
+        None,
+        "--stream",
+        help="Which stream to convert, e.g. imec0.lf (SpikeGLX default: the first AP).",
+    ),
+    record_node: str | None = typer.Option(
+        None, "--record-node", help="Which record node (Open Ephys), e.g. 'Record Node 105'."
+    ),
+    block: str | None = typer.Option(
+        None, "--block", help="Which block: experiment (Open Ephys), gate (SpikeGLX), file."
     ),
     metadata: Path | None = typer.Option(None, "--metadata", help="YAML or JSON file of metadata."),
     output: Path = typer.Option(
@@ -57,7 +65,7 @@ def convert(
         source,
         output,
         format=format,
-        stream=stream,
+        choose={"stream": stream, "record_node": record_node, "block": block},
         metadata_file=metadata,
         conversion_id=conversion_id,
         input_mode=input_mode,

@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import re
 import shutil
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 from .. import interrupts, timing
 from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
 from ..journal.records import ConfidenceLevel, ProvenanceSource
-from ..names import check_name
+from ..names import check_name, slug
 from ..provenance.layout import conversion_folder, is_conversion
 from ..provenance.tracker import ConversionProvenanceTracker
 from ..units import binary_size
@@ -53,8 +52,7 @@ class ReadingCache(Protocol):
 
 
 def default_conversion_id(source: Path) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", source.name).strip("-._")[:40] or "recording"
-    return f"{slug}-{uuid.uuid4().hex[:8]}"
+    return f"{slug(source.name)}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -177,7 +175,8 @@ class ConversionPipeline:
 
     def add_input(self, folder: Path, input_mode: str, *, checkpoint: bool = True) -> None:
         """The start stage's work after the dataset exists: bring the recording in."""
-        ref = self.tracker.add_input(folder, mode=input_mode, name=folder.name, commit=False)
+        # The input's name in inputs/ is a slug; its record keeps the original path.
+        ref = self.tracker.add_input(folder, mode=input_mode, name=slug(folder.name), commit=False)
         self._state(stage="start", input=ref.to_dict())
         if checkpoint:  # else the next stage's commit includes the start
             self.tracker.checkpoint(f"start conversion of {folder.name} (input: {ref.mode})")
@@ -237,35 +236,42 @@ class ConversionPipeline:
     def detect(
         self,
         format: str | None = None,
-        stream: str | None = None,
+        choose: Mapping[str, str] | None = None,
         *,
         cache: ReadingCache | None = None,
     ) -> Detection:
-        """Detect the recording's format (or take FORMAT) and stream (or take STREAM), and
-        record how they were decided. With CACHE, a detection of the unchanged recording
-        with the same arguments is reused (recorded all the same)."""
+        """Detect the recording's format (or take FORMAT) and what of it to convert (CHOOSE:
+        record node, block, stream by axis; see ``formats.detect_format``), and record how
+        they were decided. With CACHE, a detection of the unchanged recording with the same
+        arguments is reused (recorded all the same)."""
         with timing.timed("stage.detect"):
             self._say("detect", "detecting the recording format")
             folder = self.source_folder()
+            wanted = {k: v for k, v in (choose or {}).items() if v is not None}
             detection = self._reading(
                 cache,
                 lambda: (
                     "detect_format",
                     str(folder),
                     format,
-                    stream,
+                    tuple(sorted(wanted.items())),
                     formats.folder_state(folder),
                 ),
-                lambda: formats.detect_format(folder, format, stream),
+                lambda: formats.detect_format(folder, format, choose=wanted),
             )
             self.tracker.append(detection.to_record(agent=AGENT))
-            self._state(stage="detect", format=detection.format, stream=stream)
+            self._state(stage="detect", format=detection.format, choose=wanted)
         return detection
 
     def _detection(self) -> Detection:
         fmt = self._require("metadata")
         # Re-detect on the copy inside the dataset: source paths then point into inputs/.
-        return formats.detect_format(self.input_folder(), fmt, self.state.get("stream"))
+        return formats.detect_format(self.input_folder(), fmt, choose=self.choices)
+
+    @property
+    def choices(self) -> dict[str, str]:
+        """What the user chose to convert (record node, block, stream), as detect recorded."""
+        return dict(self.state.get("choose") or {})
 
     # Set by convert(): the metadata check it ran on the source before creating the dataset;
     # the metadata stage then reuses that extraction rather than reading the recording again.
@@ -287,14 +293,14 @@ class ConversionPipeline:
             self._say("metadata", "reading metadata from the recording")
             user = md.load_user_metadata(metadata_file) if metadata_file else None
             folder, fmt = self.input_folder(), self._require("metadata")
-            stream = self.state.get("stream")
+            choose = self.choices
             given = str(metadata_file) if metadata_file else None
             checked, self.prechecked = self.prechecked, None
             before = checked is not None and checked.user_file == given
             self.reused = False
             if checked is None or not before:
                 conversion = self._context()
-                args = (folder, fmt, stream, conversion, user, metadata_file)
+                args = (folder, fmt, choose, conversion, user, metadata_file)
 
                 def read() -> workers.CheckedMetadata:
                     if self.worker is not None:
@@ -312,7 +318,7 @@ class ConversionPipeline:
                         "extract_and_check",
                         str(folder),
                         fmt,
-                        stream,
+                        tuple(sorted(choose.items())),
                         conversion,
                         user_file,
                         files,
@@ -572,14 +578,14 @@ class ConversionPipeline:
         self,
         *,
         format: str | None = None,
-        stream: str | None = None,
+        choose: Mapping[str, str] | None = None,
         metadata_file: str | Path | None = None,
         from_stage: str = "detect",
     ) -> ConversionResult:
         """Every stage from FROM_STAGE on; a failure is recorded, finalized as failed, and
         raised; an interruption (SIGINT, SIGTERM) leaves the conversion resumable."""
         steps: dict[str, Callable[[], object]] = {
-            "detect": lambda: self.detect(format, stream),
+            "detect": lambda: self.detect(format, choose),
             # the script stage commits the metadata; finalize commits the reports
             "metadata": lambda: self.assemble_metadata(metadata_file, checkpoint=False),
             "script": self.write_script,
@@ -721,7 +727,7 @@ def convert(
     output_dir: str | Path,
     *,
     format: str | None = None,
-    stream: str | None = None,
+    choose: Mapping[str, str] | None = None,
     metadata_file: str | Path | None = None,
     conversion_id: str | None = None,
     input_mode: str = "auto",
@@ -742,7 +748,8 @@ def convert(
 
         user = load_user_metadata(metadata_file)  # an unreadable file: refused at once
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
-    detection = formats.detect_format(source, format, stream)
+    wanted = {k: v for k, v in (choose or {}).items() if v is not None}
+    detection = formats.detect_format(source, format, choose=wanted)
     check_locations(Path(source).absolute(), Path(output_dir).absolute())
     spare = interrupts.current_children()
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
@@ -761,7 +768,7 @@ def convert(
             workers.extract_and_check,
             folder,
             detection.format,
-            stream,
+            wanted,
             provisional,
             user,
             metadata_file,
@@ -790,13 +797,13 @@ def convert(
             checkpoint=False,  # run() commits at the script, the run and finalize
             request={
                 "format": format,
-                "stream": stream,
+                "choose": wanted,
                 "metadata_file": str(Path(metadata_file).absolute()) if metadata_file else None,
             },
             spare_children=spare,
         )
         pipeline.prechecked = checked
         try:
-            return pipeline.run(format=format, stream=stream, metadata_file=metadata_file)
+            return pipeline.run(format=format, choose=wanted, metadata_file=metadata_file)
         finally:
             pipeline.tracker.close()

@@ -20,6 +20,7 @@ from ..datalad_layer.dataset import (
 )
 from ..datalad_layer.integrity import list_subdatasets
 from ..errors import UsageError
+from ..names import slug
 from ..provenance.layout import CONVERSION_FILE, TOOL
 from ..provenance.session import TERMINAL_STATUSES
 from .pipeline import ConversionPipeline, ConversionResult, Progress
@@ -59,7 +60,7 @@ def resume(path: str | Path, *, progress: Progress | None = None) -> ConversionR
             detected = pipeline.state
             return pipeline.run(
                 format=detected.get("format") or request.get("format"),
-                stream=detected.get("stream") or request.get("stream"),
+                choose=detected.get("choose") or request.get("choose"),
                 metadata_file=metadata,
                 from_stage=stage,
             )
@@ -71,7 +72,7 @@ def _restart_input(pipeline: ConversionPipeline, mode: str) -> None:
     """The start stage was cut short: remove its leftovers under inputs/ and add the input."""
     source = pipeline.source_folder()
     leftover = [p for p in untracked_files(pipeline.path, "inputs") if not p.endswith(".gitkeep")]
-    partial = pipeline.path / "inputs" / source.name
+    partial = pipeline.path / "inputs" / slug(source.name)
     if (partial / ".git").exists() and (pipeline.path / ".gitmodules").is_file():
         raise UsageError(
             f"the interrupted start left {partial} half registered",

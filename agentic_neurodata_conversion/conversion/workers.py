@@ -13,7 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +29,20 @@ if TYPE_CHECKING:
     from .validation import ValidationReport
 
 
+def quiet_readers() -> None:
+    """The readers' progress bars and their deprecation notices (meant for developers of
+    code calling them) stay off the user's terminal, which shows one line per stage."""
+    import warnings
+
+    os.environ["TQDM_DISABLE"] = "1"
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
 def _import_reading_libraries() -> None:
     """What reading the recording's metadata needs; loaded while DataLad creates the dataset."""
     interrupts.ignore_in_worker()
+    quiet_readers()
     with contextlib.suppress(Exception):  # an import error is reported where it is used
         import neuroconv.datainterfaces  # noqa: F401
 
@@ -47,14 +58,14 @@ def _ready() -> int:
 
 
 def extract(
-    folder: Path, fmt: str, stream: str | None = None
+    folder: Path, fmt: str, choose: Mapping[str, str] | None = None
 ) -> tuple[Detection, list[FieldDecision], bool]:
     """Detection (paths inside FOLDER), the metadata NeuroConv reads from the recording, and
     whether the installed pynwb writes ``was_generated_by``."""
     from . import formats
     from . import metadata as md
 
-    detection = formats.detect_format(folder, fmt, stream)
+    detection = formats.detect_format(folder, fmt, choose=choose)
     extracted = md.extract_metadata(formats.make_interface(detection), detection)
     return detection, extracted, md.supports_was_generated_by()
 
@@ -75,7 +86,7 @@ class CheckedMetadata:
 def extract_and_check(
     folder: Path,
     fmt: str,
-    stream: str | None,
+    choose: Mapping[str, str] | None,
     context: ConversionContext,
     user: UserMetadata | None = None,
     user_file: str | Path | None = None,
@@ -89,7 +100,7 @@ def extract_and_check(
     from . import metadata as md
     from .metadata_check import check_metadata
 
-    detection = formats.detect_format(folder, fmt, stream)
+    detection = formats.detect_format(folder, fmt, choose=choose)
     interface = formats.make_interface(detection)
     extracted = md.extract_metadata(interface, detection)
     generated_by = md.supports_was_generated_by()
@@ -152,6 +163,7 @@ def validate_and_evaluate(
     from .evaluation import merge, sample_ranges
     from .validation import validate_nwb
 
+    quiet_readers()  # the forked evaluations inherit it
     cores = os.cpu_count() or 1
     if cores < 2:
         return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)

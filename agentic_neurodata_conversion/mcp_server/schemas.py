@@ -61,6 +61,10 @@ class Detected(BaseModel):
         default_factory=list, description="Every stream in the recording; one is converted."
     )
     converted_stream: str | None = None
+    choices: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per axis (record_node, block, stream): the options and the one converted.",
+    )
     cached: bool = Field(
         False,
         description="True when an earlier detection of the unchanged recording was reused.",

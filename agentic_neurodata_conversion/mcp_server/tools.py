@@ -281,15 +281,27 @@ class ConversionTools:
             str | None,
             Field(
                 max_length=64,
-                description="Convert this stream (e.g. 'imec0.lf'; default: the first AP stream).",
+                description="Convert this stream (e.g. 'imec0.lf'; SpikeGLX default: the first AP stream).",
+            ),
+        ] = None,
+        record_node: Annotated[
+            str | None,
+            Field(max_length=128, description="Convert this record node (Open Ephys)."),
+        ] = None,
+        block: Annotated[
+            str | None,
+            Field(
+                max_length=128,
+                description="Convert this block: an experiment (Open Ephys), a gate (SpikeGLX g0).",
             ),
         ] = None,
     ) -> Detected:
-        """Detect the recording's format from its files (or take the one given), list its streams, and record how. The result names the stream that will be converted."""
+        """Detect the recording's format from its files (or take the one given), list its record nodes, blocks and streams, and record how. The result names what will be converted; when a choice is needed the error lists the options."""
 
         def work(p: ConversionPipeline) -> Detected:
             _writable(p)
-            d = p.detect(format, stream, cache=self.resources.cache)
+            wanted = {"stream": stream, "record_node": record_node, "block": block}
+            d = p.detect(format, wanted, cache=self.resources.cache)
             return Detected(
                 conversion_id=conversion_id,
                 format=d.format,
@@ -299,7 +311,8 @@ class ConversionTools:
                 alternatives=[{"format": n, "confidence": c} for n, c in d.alternatives],
                 reasoning=list(d.reasoning),
                 streams=list(d.streams),
-                converted_stream=d.source_data.get("stream_id"),
+                converted_stream=d.stream,
+                choices=d.to_dict()["choices"],
                 cached=p.reused,
             )
 

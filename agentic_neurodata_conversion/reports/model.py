@@ -571,7 +571,8 @@ class _Builder:
             format_method=detected.get("method"),
             format_confidence=detected.get("confidence"),
             streams=[str(s) for s in detected.get("streams") or []],
-            converted_stream=as_dict(detected.get("source_data")).get("stream_id"),
+            converted_stream=detected.get("stream")
+            or as_dict(detected.get("source_data")).get("stream_id"),
         )
 
 

@@ -63,29 +63,31 @@ def test_a_spikeglx_run_with_several_streams_records_which_one_is_converted(
     assert detection.source_data["stream_id"] == "imec0.ap"
     assert detection.streams == ("imec0.ap", "imec1.ap", "imec0.lf")
     assert detection.reasoning[-1] == (
-        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.ap; "
-        "not converted: imec1.ap, imec0.lf"
+        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.ap "
+        "(SpikeGLX's first AP stream, by default); not converted: imec1.ap, imec0.lf"
     )
     assert detection.to_record().reasoning[-1] == detection.reasoning[-1]
 
     chosen = formats.detect_format(rec.folder, stream="imec0.lf")
     assert chosen.source_data == {"folder_path": str(rec.folder), "stream_id": "imec0.lf"}
-    assert chosen.reasoning[-2:] == (
-        "stream imec0.lf chosen by the user",
-        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.lf; "
-        "not converted: imec0.ap, imec1.ap",
+    assert chosen.reasoning[-1] == (
+        "3 streams (imec0.ap, imec1.ap, imec0.lf): converting imec0.lf (chosen by the user); "
+        "not converted: imec0.ap, imec1.ap"
     )
 
 
 def test_a_stream_the_recording_lacks_is_refused(write_recording) -> None:
     rec = write_recording("spikeglx")
-    with pytest.raises(UsageError, match=r"has no stream 'imec9.ap' \(its streams: imec0.ap\)"):
+    with pytest.raises(UsageError, match=r"has no stream 'imec9.ap' \(its streams: 'imec0.ap'\)"):
         formats.detect_format(rec.folder, stream="imec9.ap")
     oe = write_recording("openephys")
-    with pytest.raises(
-        UsageError, match="^Open Ephys binary recordings have no streams to choose from"
-    ):
+    with pytest.raises(UsageError, match=r"its streams: 'Acquisition_Board-100.Rhythm Data'"):
         formats.detect_format(oe.folder, stream="imec0.ap")
+    neuralynx = oe.folder.parent / "nlx"
+    neuralynx.mkdir()
+    (neuralynx / "CSC1.Ncs").write_bytes(b"######## Neuralynx Data File Header".ljust(16384))
+    with pytest.raises(UsageError, match="^Neuralynx recordings have no streams to choose from"):
+        formats.detect_format(neuralynx, stream="x")
 
 
 def test_detects_openephys(write_recording) -> None:
@@ -94,7 +96,12 @@ def test_detects_openephys(write_recording) -> None:
     assert detection.format == "openephys"
     assert any(f.endswith("structure.oebin") for f in detection.matched_files)
     assert any(f.endswith("settings.xml") for f in detection.matched_files)
-    assert detection.source_data == {"folder_path": str(rec.folder)}
+    node = rec.folder / "Record Node 101"
+    assert detection.source_data == {
+        "folder_path": str(node),
+        "stream_name": "Record Node 101#Acquisition_Board-100.Rhythm Data",
+    }
+    assert detection.reasoning[-1] == "one stream: Acquisition_Board-100.Rhythm Data"
 
 
 def test_format_given_by_user_is_recorded_as_such(write_recording) -> None:
@@ -173,9 +180,16 @@ def test_openephys_corruptions(write_recording) -> None:
 
     rec = write_recording("openephys", seed=1)
     settings = next(p for p in rec.files if p.name == "settings.xml")
-    shutil.copy(settings, settings.parent / "experiment1" / "settings.xml")
-    with pytest.raises(ConversionError, match="2 settings.xml"):
+    shutil.copytree(settings.parent, settings.parent.with_name("Record Node 102"))
+    with pytest.raises(UsageError) as info:
         formats.detect_format(rec.folder)
+    assert info.value.message.endswith("holds 2 record nodes: 'Record Node 101', 'Record Node 102'")
+    assert info.value.hint == "choose the one to convert with --record-node NAME"
+    chosen = formats.detect_format(rec.folder, choose={"record_node": "Record Node 102"})
+    assert chosen.source_data["folder_path"] == str(rec.folder / "Record Node 102")
+    settings.unlink()
+    with pytest.raises(ConversionError, match="settings.xml is missing"):
+        formats.detect_format(rec.folder, choose={"record_node": "Record Node 101"})
 
 
 def test_every_format_names_its_extra_and_interface() -> None:
