@@ -1,17 +1,24 @@
-"""Read the NWB file back and compare it with the source recording, sample by sample.
+"""Read the NWB file back and compare it with the source recordings, sample by sample.
 
-The source is read through the same NeuroConv interface (spikeinterface extractor) the
+Each source is read through the same NeuroConv interface (spikeinterface extractor) the
 conversion used, and both sides are streamed in blocks of bounded size, so a multi-GB file
-is checked in flat memory. Channel count, sampling rate, duration, gains, offsets, channel
-order and every stored int16 sample must match exactly (scales within float rounding); a
-mismatch names the channel and the first sample index that differ.
+is checked in flat memory. The caller says which recording goes with which ElectricalSeries
+(``evaluate_nwb(path, {name: recording})``): NeuroConv writes a recording of N segments as N
+series, ``name`` followed by the segment number (``series_names``), and a file converted from
+several streams holds the series of each. Every series is compared with its segment of its
+recording: channel count, sampling rate, duration, start time, sample times (when either side
+has explicit ones), gains, offsets, channel order and every stored sample must match (scales
+and times within float rounding); a mismatch names the series, the channel and the first
+sample index that differ. One report covers all series and passes only when each does.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +34,22 @@ if TYPE_CHECKING:
 # Bytes of samples read per block from each side.
 BLOCK_BYTES = 64 * 1024 * 1024
 SCALE_RTOL = 1e-9
+# Stored times are float64 copies of the source's: only rounding may separate them.
+TIME_ATOL = 1e-9
+TIME_RTOL = 1e-12
+# NeuroConv stores starting_time + rate for a time vector no sample of which is further than
+# this from start + i / rate (neuroconv.utils.checks.calculate_regular_series_rate).
+REGULAR_TIME_TOLERANCE = 1e-6
 JSON_NAME = "evaluation.json"
 MARKDOWN_NAME = "evaluation.md"
+_SERIES_TYPES = ("ElectricalSeries", b"ElectricalSeries")
+
+# Which source recording goes with which series: the series name as written (for a
+# multi-segment recording the name before the segment number), or None for "the one
+# ElectricalSeries (or the one set of segment series) no other key names".
+Sources = Mapping[str | None, "BaseRecording"]
+# Sample ranges [start, stop) to compare, by series name (see ``sample_ranges``).
+Rows = Mapping[str, tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +74,17 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class ChannelMismatch:
-    """Samples of one channel that differ between NWB and source."""
+    """Samples of one channel of one series that differ between NWB and source."""
 
     channel_index: int
     channel: str
-    first_sample: int
+    first_sample: int  # within the series (its segment)
     count: int
+    series: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "series": self.series,
             "channel_index": self.channel_index,
             "channel": self.channel,
             "first_sample": self.first_sample,
@@ -69,24 +92,46 @@ class ChannelMismatch:
         }
 
 
-@dataclass(slots=True)
-class EvaluationReport:
-    """The NWB file's ElectricalSeries compared with the source recording."""
+@dataclass(frozen=True, slots=True)
+class TimeMismatch:
+    """Sample times of one series that differ between NWB and source beyond rounding."""
 
-    nwb_file: str
+    first_sample: int
+    source: float  # seconds, at first_sample
+    nwb: float
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "first_sample": self.first_sample,
+            "source": self.source,
+            "nwb": self.nwb,
+            "count": self.count,
+        }
+
+
+@dataclass(slots=True)
+class SeriesEvaluation:
+    """One ElectricalSeries compared with one segment of its source recording."""
+
     series: str
+    segment: int = 0
+    segments: int = 1  # of the source recording
+    timing: str = ""  # how the NWB series stores its times: "rate" or "timestamps"
     checks: list[Check] = field(default_factory=list)
     mismatches: list[ChannelMismatch] = field(default_factory=list)
+    time_mismatch: TimeMismatch | None = None
     samples_compared: int = 0  # per channel
+    times_compared: int = 0  # sample times compared one by one
     channels_compared: int = 0
 
     @property
     def passes(self) -> bool:
-        return all(c.ok for c in self.checks) and not self.mismatches
+        return all(c.ok for c in self.checks) and not self.mismatches and not self.time_mismatch
 
     @property
     def summary(self) -> str:
-        """One line: what differs first, or that everything matched."""
+        """What differs first, or that everything matched."""
         failed = [c for c in self.checks if not c.ok]
         if failed:
             c = failed[0]
@@ -100,26 +145,41 @@ class EvaluationReport:
                 f"samples differ on channel {m.channel} (index {m.channel_index}) from sample "
                 f"{m.first_sample}, {m.count} samples{more}"
             )
-        return f"all {self.samples_compared} samples x {self.channels_compared} channels match the source"
+        if self.time_mismatch is not None:
+            t = self.time_mismatch
+            return (
+                f"sample times differ from sample {t.first_sample} (source {t.source} s, "
+                f"NWB {t.nwb} s), {t.count} samples"
+            )
+        times = " and their times" if self.times_compared else ""
+        return (
+            f"all {self.samples_compared} samples x {self.channels_compared} channels{times} "
+            "match the source"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "nwb_file": self.nwb_file,
             "series": self.series,
+            "segment": self.segment,
+            "segments": self.segments,
+            "timing": self.timing,
             "passes": self.passes,
             "summary": self.summary,
             "samples_compared": self.samples_compared,
+            "times_compared": self.times_compared,
             "channels_compared": self.channels_compared,
             "checks": [c.to_dict() for c in self.checks],
             "mismatches": [m.to_dict() for m in self.mismatches],
+            "time_mismatch": self.time_mismatch.to_dict() if self.time_mismatch else None,
         }
 
-    def to_markdown(self) -> str:
-        verdict = "PASSES" if self.passes else "FAILS"
+    def markdown(self) -> list[str]:
+        verdict = "passes" if self.passes else "**fails**"
+        segment = f", segment {self.segment} of {self.segments}" if self.segments > 1 else ""
         lines = [
-            f"# Evaluation of {self.nwb_file}: {verdict}",
+            f"## `{self.series}` ({self.timing or 'no timing'}{segment}): {verdict}",
             "",
-            f"`{self.series}` read back and compared with the source recording: {self.summary}.",
+            f"{self.summary}.",
             "",
             "| check | source | NWB | ok |",
             "| --- | --- | --- | --- |",
@@ -131,7 +191,7 @@ class EvaluationReport:
         if self.mismatches:
             lines += [
                 "",
-                "## Differing samples",
+                "### Differing samples",
                 "",
                 "| channel | index | first sample | count |",
                 "| --- | --- | --- | --- |",
@@ -140,12 +200,105 @@ class EvaluationReport:
                 f"| {m.channel} | {m.channel_index} | {m.first_sample} | {m.count} |"
                 for m in self.mismatches
             ]
+        if self.time_mismatch is not None:
+            t = self.time_mismatch
+            lines += [
+                "",
+                "### Differing sample times",
+                "",
+                "| first sample | source (s) | NWB (s) | count |",
+                "| --- | --- | --- | --- |",
+                f"| {t.first_sample} | {t.source} | {t.nwb} | {t.count} |",
+            ]
+        return lines
+
+
+@dataclass(slots=True)
+class EvaluationReport:
+    """The NWB file's ElectricalSeries, each compared with its source recording segment."""
+
+    nwb_file: str
+    series: list[SeriesEvaluation] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> SeriesEvaluation:
+        for s in self.series:
+            if s.series == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def passes(self) -> bool:
+        return bool(self.series) and all(s.passes for s in self.series)
+
+    @property
+    def samples_compared(self) -> int:
+        """Samples per channel compared, over all series."""
+        return sum(s.samples_compared for s in self.series)
+
+    @property
+    def channels_compared(self) -> int:
+        """Channels compared, counted once per source recording (its first segment)."""
+        return sum(s.channels_compared for s in self.series if s.segment == 0)
+
+    @property
+    def mismatches(self) -> list[ChannelMismatch]:
+        """Differing samples of all series; each names its series."""
+        return [m for s in self.series for m in s.mismatches]
+
+    @property
+    def summary(self) -> str:
+        """One line: what differs first (and in which series), or that everything matched."""
+        if not self.series:
+            return "no ElectricalSeries compared"
+        if len(self.series) == 1:
+            return self.series[0].summary
+        failed = [s for s in self.series if not s.passes]
+        if failed:
+            more = f" (+{len(failed) - 1} more series differ)" if len(failed) > 1 else ""
+            return f"{failed[0].series}: {failed[0].summary}{more}"
+        shown = ", ".join(
+            f"{s.series} {s.samples_compared} x {s.channels_compared}" for s in self.series[:4]
+        )
+        more = f" and {len(self.series) - 4} more" if len(self.series) > 4 else ""
+        return f"all {len(self.series)} series match the source (samples x channels: {shown}{more})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nwb_file": self.nwb_file,
+            "passes": self.passes,
+            "summary": self.summary,
+            "samples_compared": self.samples_compared,
+            "channels_compared": self.channels_compared,
+            "series": [s.to_dict() for s in self.series],
+        }
+
+    def to_markdown(self) -> str:
+        verdict = "PASSES" if self.passes else "FAILS"
+        count = len(self.series)
+        what = f"`{self.series[0].series}`" if count == 1 else f"{count} ElectricalSeries"
+        lines = [
+            f"# Evaluation of {self.nwb_file}: {verdict}",
+            "",
+            f"{what} read back and compared with the source recording: {self.summary}.",
+        ]
+        for s in self.series:
+            lines += ["", *s.markdown()]
         return "\n".join(lines) + "\n"
 
 
 def _cell(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def series_names(name: str, segments: int) -> list[str]:
+    """The names NeuroConv gives the series of a recording of SEGMENTS segments written as
+    NAME: NAME itself for one, else NAME + the zero-padded segment index
+    (``_add_recording_segment_to_nwbfile``)."""
+    if segments <= 1:
+        return [name]
+    width = int(np.ceil(np.log10(segments)))  # NeuroConv's own padding, kept bit for bit
+    return [f"{name}{index:0{width}}" for index in range(segments)]
 
 
 def _channel_names(recording: BaseRecording) -> list[str]:
@@ -167,16 +320,19 @@ def _scales(series: h5py.Group, channels: int) -> tuple[np.ndarray, float]:
     return conversion * per_channel, offset
 
 
-def _compare_scales(report: EvaluationReport, recording: BaseRecording, series: h5py.Group) -> None:
+def _stored_channels(data: h5py.Dataset) -> int:
+    return int(data.shape[1]) if data.ndim == 2 else 1
+
+
+def _compare_scales(ev: SeriesEvaluation, recording: BaseRecording, series: h5py.Group) -> None:
     channels = recording.get_num_channels()
     gains_v = np.asarray(recording.get_channel_gains(), dtype=np.float64) * 1e-6
     offsets_v = np.asarray(recording.get_channel_offsets(), dtype=np.float64) * 1e-6
-    stored = series["data"].shape[1] if series["data"].ndim == 2 else 1
-    if stored != channels:
+    if _stored_channels(series["data"]) != channels:
         return  # channel count already failed; per-channel scales cannot be paired
     nwb_gains, nwb_offset = _scales(series, channels)
     bad = np.flatnonzero(~np.isclose(nwb_gains, gains_v, rtol=SCALE_RTOL, atol=0))
-    report.checks.append(
+    ev.checks.append(
         Check(
             "gain (V per count)",
             sorted({float(g) for g in gains_v}),
@@ -186,7 +342,7 @@ def _compare_scales(report: EvaluationReport, recording: BaseRecording, series: 
         )
     )
     bad = np.flatnonzero(~np.isclose(offsets_v, nwb_offset, rtol=SCALE_RTOL, atol=1e-15))
-    report.checks.append(
+    ev.checks.append(
         Check(
             "offset (V)",
             sorted({float(o) for o in offsets_v}),
@@ -198,7 +354,7 @@ def _compare_scales(report: EvaluationReport, recording: BaseRecording, series: 
 
 
 def _compare_channel_names(
-    report: EvaluationReport, recording: BaseRecording, series: h5py.Group, nwb: h5py.File
+    ev: SeriesEvaluation, recording: BaseRecording, series: h5py.Group, nwb: h5py.File
 ) -> None:
     table = nwb.get("general/extracellular_ephys/electrodes")
     if table is None or "channel_name" not in table or "electrodes" not in series:
@@ -210,7 +366,7 @@ def _compare_channel_names(
     first = next(
         (i for i, (a, e) in enumerate(zip(actual, expected, strict=False)) if a != e), None
     )
-    report.checks.append(
+    ev.checks.append(
         Check(
             "channel order",
             f"{len(expected)} channels {expected[0]}..{expected[-1]}" if expected else "none",
@@ -223,16 +379,77 @@ def _compare_channel_names(
     )
 
 
-def _compare_samples(
-    report: EvaluationReport,
-    recording: BaseRecording,
-    data: h5py.Dataset,
-    block_bytes: int,
-    rows: tuple[int, int] | None = None,
+def _same_time(a: float | None, b: float | None) -> bool:
+    return (
+        a is not None and b is not None and bool(np.isclose(a, b, rtol=TIME_RTOL, atol=TIME_ATOL))
+    )
+
+
+def _compare_timing(
+    ev: SeriesEvaluation, recording: BaseRecording, group: h5py.Group, samples: int
 ) -> None:
-    samples, channels = data.shape
-    begin, end = rows if rows is not None else (0, samples)
+    """Rate, duration and start time, or the count of stored timestamps."""
+    segment = ev.segment
+    rate = float(recording.get_sampling_frequency())
+    start = float(recording.get_start_time(segment_index=segment))
+    if "starting_time" in group:
+        ev.timing = "rate"
+        nwb_rate = float(group["starting_time"].attrs["rate"])
+        nwb_start: float | None = float(group["starting_time"][()])
+        stored = int(group["data"].shape[0])
+        ev.checks += [
+            Check("sampling rate (Hz)", rate, nwb_rate, bool(np.isclose(rate, nwb_rate))),
+            Check(
+                "duration (s)",
+                samples / rate,
+                stored / nwb_rate if nwb_rate else None,
+                bool(nwb_rate) and bool(np.isclose(samples / rate, stored / nwb_rate)),
+            ),
+        ]
+    elif "timestamps" in group:
+        # Timestamps carry the timing (possibly irregular): compared one by one in blocks.
+        ev.timing = "timestamps"
+        stamps = group["timestamps"]
+        nwb_start = float(stamps[0]) if len(stamps) else None
+        ev.checks.append(Check("timestamp count", samples, len(stamps), len(stamps) == samples))
+    else:
+        nwb_start = None
+        ev.checks.append(Check("sampling rate (Hz)", rate, None, False, "no rate nor timestamps"))
+    ev.checks.append(Check("start time (s)", start, nwb_start, _same_time(start, nwb_start)))
+
+
+def _source_times(recording: BaseRecording, segment: int, start: int, stop: int) -> np.ndarray:
+    """The source's times of samples [start, stop), computed as spikeinterface does."""
+    if recording.has_time_vector(segment_index=segment):
+        return np.asarray(recording.get_times(segment_index=segment)[start:stop], np.float64)
+    rate = recording.get_sampling_frequency()
+    offset = float(recording.get_start_time(segment_index=segment))
+    return np.arange(start, stop, dtype=np.float64) / rate + offset
+
+
+def _compare_blocks(
+    ev: SeriesEvaluation,
+    recording: BaseRecording,
+    group: h5py.Group,
+    block_bytes: int,
+    begin: int,
+    end: int,
+) -> None:
+    """Samples (and, where either side has explicit times, the sample times) of [begin, end)."""
+    data = group["data"]
+    segment = ev.segment
+    channels = _stored_channels(data)
     names = _channel_names(recording)
+    stamps = group["timestamps"] if ev.timing == "timestamps" else None
+    # With a rate in the file, times are only worth comparing against a source time vector:
+    # otherwise both are start + i / rate, which the rate and start checks cover.
+    implied = ev.timing == "rate" and recording.has_time_vector(segment_index=segment)
+    if implied:
+        nwb_start = float(group["starting_time"][()])
+        nwb_rate = float(group["starting_time"].attrs["rate"])
+        tolerance = min(REGULAR_TIME_TOLERANCE, 0.1 / nwb_rate) + TIME_ATOL
+    else:
+        tolerance = TIME_ATOL
     # Whole HDF5 chunks per block, so no compressed chunk is decoded twice.
     chunk_rows = data.chunks[0] if data.chunks else 1
     rows = max(
@@ -240,136 +457,224 @@ def _compare_samples(
     )
     first = np.full(channels, -1, dtype=np.int64)
     counts = np.zeros(channels, dtype=np.int64)
+    time_first: tuple[int, float, float] | None = None
+    time_count = 0
     for start in range(begin, end, rows):
         stop = min(end, start + rows)
         stored = data[start:stop]
-        source = recording.get_traces(start_frame=start, end_frame=stop, return_in_uV=False)
+        if stored.ndim == 1:
+            stored = stored[:, None]
+        source = recording.get_traces(
+            segment_index=segment, start_frame=start, end_frame=stop, return_in_uV=False
+        )
         differs = stored != source
         if differs.any():
             per_channel = differs.sum(axis=0)
             newly = (first < 0) & (per_channel > 0)
             first[newly] = start + differs[:, newly].argmax(axis=0)
             counts += per_channel
-    report.samples_compared = end - begin
-    report.channels_compared = channels
-    report.mismatches = [
-        ChannelMismatch(int(c), names[c], int(first[c]), int(counts[c]))
+        if stamps is not None or implied:
+            expected = _source_times(recording, segment, start, stop)
+            if stamps is not None:
+                actual = np.asarray(stamps[start:stop], dtype=np.float64)
+            else:
+                actual = nwb_start + np.arange(start, stop, dtype=np.float64) / nwb_rate
+            bad = ~np.isclose(actual, expected, rtol=TIME_RTOL, atol=tolerance)
+            if bad.any():
+                i = int(bad.argmax())
+                if time_first is None:
+                    time_first = (start + i, float(expected[i]), float(actual[i]))
+                time_count += int(bad.sum())
+    ev.samples_compared = max(0, end - begin)
+    ev.times_compared = ev.samples_compared if stamps is not None or implied else 0
+    ev.channels_compared = channels
+    ev.mismatches = [
+        ChannelMismatch(int(c), names[c], int(first[c]), int(counts[c]), ev.series)
         for c in np.flatnonzero(counts)
     ]
+    ev.time_mismatch = TimeMismatch(*time_first, time_count) if time_first else None
 
 
-def _electrical_series(nwb: h5py.File, name: str | None) -> tuple[str, h5py.Group]:
-    acquisition = nwb.get("acquisition", {})
-    found = {
-        key: group
-        for key, group in acquisition.items()
-        if group.attrs.get("neurodata_type") in ("ElectricalSeries", b"ElectricalSeries")
-    }
-    if name is not None:
-        if name not in found:
-            raise ConversionError(
-                f"{nwb.filename} has no ElectricalSeries {name!r}",
-                f"series in acquisition: {', '.join(found) or 'none'}",
-            )
-        return name, found[name]
-    if len(found) != 1:
+def _electrical_series(nwb: h5py.File) -> dict[str, list[h5py.Group]]:
+    """Every ElectricalSeries in acquisition and processing, by name."""
+    import h5py
+
+    found: dict[str, list[h5py.Group]] = {}
+
+    def visit(path: str, obj: object) -> None:
+        if isinstance(obj, h5py.Group) and obj.attrs.get("neurodata_type") in _SERIES_TYPES:
+            found.setdefault(path.rsplit("/", 1)[-1], []).append(obj)
+
+    for top in ("acquisition", "processing"):
+        if top in nwb:
+            nwb[top].visititems(visit)
+    return found
+
+
+def _one(found: dict[str, list[h5py.Group]], name: str, filename: str) -> h5py.Group:
+    groups = found.get(name, [])
+    if len(groups) != 1:
+        problem = f"has no ElectricalSeries {name!r}" if not groups else f"holds {name!r} twice"
         raise ConversionError(
-            f"{nwb.filename} holds {len(found)} ElectricalSeries in acquisition, expected one",
-            "name the series to evaluate",
+            f"{filename} {problem}", f"series in the file: {', '.join(found) or 'none'}"
         )
-    return next(iter(found.items()))
+    return groups[0]
+
+
+def _pair(
+    found: dict[str, list[h5py.Group]], sources: Sources, filename: str
+) -> list[tuple[str, BaseRecording, int]]:
+    """(series name, recording, segment) for every series the sources account for."""
+    if not sources:
+        raise ConversionError(f"no source recording given to evaluate {filename}")
+    pairs: list[tuple[str, BaseRecording, int]] = []
+    for key, recording in sources.items():
+        if key is not None:
+            names = series_names(key, recording.get_num_segments())
+            pairs += [(n, recording, segment) for segment, n in enumerate(names)]
+    if None in sources:
+        recording = sources[None]
+        segments = recording.get_num_segments()
+        claimed = {n for n, _, _ in pairs}
+        left = [n for n in found if n not in claimed]
+        if segments == 1:
+            candidates = [[n] for n in left]
+        else:
+            width = len(series_names("", segments)[0])
+            bases = sorted({n[:-width] for n in left if len(n) > width})
+            candidates = [
+                names
+                for names in (series_names(b, segments) for b in bases)
+                if all(n in left for n in names)
+            ]
+        if len(candidates) != 1:
+            expected = "one" if segments == 1 else f"{segments}, one per segment"
+            raise ConversionError(
+                f"{filename} holds {len(left)} ElectricalSeries ({', '.join(left) or 'none'}) "
+                f"the recording could go with, expected {expected}",
+                "name the series to evaluate",
+            )
+        pairs += [(n, recording, segment) for segment, n in enumerate(candidates[0])]
+    return pairs
 
 
 def evaluate_nwb(
     path: str | Path,
-    recording: BaseRecording,
+    sources: BaseRecording | Sources,
     *,
     series: str | None = None,
     root: str | Path | None = None,
     block_bytes: int = BLOCK_BYTES,
-    rows: tuple[int, int] | None = None,
+    rows: Rows | tuple[int, int] | None = None,
 ) -> EvaluationReport:
-    """Compare the ElectricalSeries of the NWB file at PATH with RECORDING, streamed in blocks.
+    """Compare the ElectricalSeries of the NWB file at PATH with their sources, in blocks.
 
-    RECORDING is the source as the conversion read it (``make_interface(detection)
-    .recording_extractor``). ROOT makes the file name in the report relative to it. ROWS
-    limits the sample comparison to [start, stop) (see ``sample_ranges``, ``merge``).
+    SOURCES maps a series name to the recording it was written from, as the conversion read
+    it (``make_interface(detection).recording_extractor``); for a multi-segment recording the
+    name is the one before NeuroConv's segment number (``ElectricalSeriesAP`` for
+    ``ElectricalSeriesAP0``, ``ElectricalSeriesAP1``). The key None stands for the only
+    series (or set of segment series) no other key names. A lone recording is
+    ``{SERIES: recording}``. ROOT makes the file name in the report relative to it. ROWS
+    limits the sample comparison to [start, stop) per series name, series left out compare
+    no samples (see ``sample_ranges``, ``merge``); a bare range applies to a lone series.
     """
     import h5py
 
+    if not isinstance(sources, Mapping):
+        sources = {series: sources}
+    elif series is not None:
+        raise TypeError("name the series in SOURCES, not with series=")
     path = Path(path)
     name = os.path.relpath(path, root) if root is not None else str(path)
+    report = EvaluationReport(nwb_file=name)
     with h5py.File(path, "r") as nwb:
-        series_name, group = _electrical_series(nwb, series)
-        report = EvaluationReport(nwb_file=name, series=series_name)
-        data = group["data"]
-        stored_channels = data.shape[1] if data.ndim == 2 else 1
-        channels = recording.get_num_channels()
-        rate = float(recording.get_sampling_frequency())
-        nwb_rate = float(group["starting_time"].attrs["rate"]) if "starting_time" in group else None
-        if nwb_rate is None and "timestamps" in group:
-            stamps = group["timestamps"]
-            nwb_rate = (
-                float((len(stamps) - 1) / (stamps[-1] - stamps[0])) if len(stamps) > 1 else 0.0
+        found = _electrical_series(nwb)
+        pairs = _pair(found, sources, nwb.filename)
+        if rows is not None and not isinstance(rows, Mapping):
+            if len(pairs) != 1:
+                raise TypeError(f"a bare range of rows needs one series, not {len(pairs)}")
+            rows = {pairs[0][0]: rows}
+        for series_name, recording, segment in pairs:
+            group = _one(found, series_name, nwb.filename)
+            ev = SeriesEvaluation(series_name, segment, recording.get_num_segments())
+            report.series.append(ev)
+            data = group["data"]
+            channels = recording.get_num_channels()
+            stored_channels = _stored_channels(data)
+            samples = int(recording.get_num_samples(segment_index=segment))
+            ev.checks += [
+                Check("channel count", channels, stored_channels, channels == stored_channels),
+                Check("samples", samples, int(data.shape[0]), samples == data.shape[0]),
+            ]
+            _compare_timing(ev, recording, group, samples)
+            ev.checks.append(
+                Check(
+                    "sample type",
+                    str(recording.get_dtype()),
+                    str(data.dtype),
+                    bool(np.dtype(recording.get_dtype()) == data.dtype),
+                )
             )
-        samples = recording.get_num_samples()
-        start = float(recording.get_start_time())
-        if "starting_time" in group:
-            nwb_start = float(group["starting_time"][()])
-        else:
-            nwb_start = float(group["timestamps"][0]) if "timestamps" in group else None
-        report.checks += [
-            Check("channel count", channels, stored_channels, channels == stored_channels),
-            Check(
-                "sampling rate (Hz)",
-                rate,
-                nwb_rate,
-                nwb_rate is not None and bool(np.isclose(rate, nwb_rate)),
-            ),
-            Check("samples", samples, int(data.shape[0]), samples == data.shape[0]),
-            Check(
-                "duration (s)",
-                samples / rate,
-                data.shape[0] / nwb_rate if nwb_rate else None,
-                bool(nwb_rate) and bool(np.isclose(samples / rate, data.shape[0] / nwb_rate)),
-            ),
-            Check(
-                "start time (s)",
-                start,
-                nwb_start,
-                nwb_start is not None and bool(np.isclose(start, nwb_start)),
-            ),
-            Check(
-                "sample type",
-                str(recording.get_dtype()),
-                str(data.dtype),
-                bool(np.dtype(recording.get_dtype()) == data.dtype),
-            ),
-        ]
-        _compare_scales(report, recording, group)
-        _compare_channel_names(report, recording, group, nwb)
-        if channels == stored_channels and samples == data.shape[0]:
-            _compare_samples(report, recording, data, block_bytes, rows)
+            _compare_scales(ev, recording, group)
+            _compare_channel_names(ev, recording, group, nwb)
+            if all(
+                c.ok for c in ev.checks if c.name in ("channel count", "samples", "timestamp count")
+            ):
+                begin, end = (0, samples) if rows is None else rows.get(series_name, (0, 0))
+                _compare_blocks(ev, recording, group, block_bytes, begin, min(end, samples))
     return report
 
 
-def sample_ranges(path: str | Path, parts: int, series: str | None = None) -> list[tuple[int, int]]:
-    """Split the series' samples into PARTS ranges on HDF5 chunk boundaries."""
+def sample_ranges(
+    path: str | Path, parts: int, series: Iterable[str] | None = None
+) -> list[dict[str, tuple[int, int]]]:
+    """Split the samples of SERIES (default: every ElectricalSeries in the file) into at most
+    PARTS pieces of about equal bytes, cut on HDF5 chunk boundaries; each piece maps a series
+    name to its range [start, stop) and is one ``rows`` for ``evaluate_nwb``."""
     import h5py
 
+    layout: list[tuple[str, int, int, int]] = []  # name, rows, bytes per row, rows per chunk
     with h5py.File(path, "r") as nwb:
-        data = _electrical_series(nwb, series)[1]["data"]
-        samples = int(data.shape[0])
-        step = data.chunks[0] if data.chunks else 1
-    size = -(-samples // parts // step) * step  # ceil to whole chunks
-    return [(a, min(samples, a + size)) for a in range(0, samples, size)] or [(0, 0)]
+        found = _electrical_series(nwb)
+        for name in series if series is not None else sorted(found):
+            data = _one(found, name, nwb.filename)["data"]
+            row_bytes = data.dtype.itemsize * _stored_channels(data)
+            layout.append(
+                (name, int(data.shape[0]), row_bytes, data.chunks[0] if data.chunks else 1)
+            )
+    total = sum(n * b for _, n, b, _ in layout)
+    if total == 0:
+        return [{}]
+    pieces: list[dict[str, tuple[int, int]]] = [{} for _ in range(parts)]
+    offset = 0  # bytes of the series before this one
+    for name, n, row_bytes, chunk in layout:
+        # Row where each piece starts in this series, rounded up to a chunk: one rule for
+        # both ends of a piece, so consecutive pieces neither overlap nor leave gaps.
+        starts = [
+            min(n, -(-math.ceil(max(0, k * total // parts - offset) / row_bytes) // chunk) * chunk)
+            for k in range(parts + 1)
+        ]
+        for k in range(parts):
+            if starts[k + 1] > starts[k]:
+                pieces[k][name] = (starts[k], starts[k + 1])
+        offset += n * row_bytes
+    return [p for p in pieces if p] or [{}]
 
 
-def merge(reports: list[EvaluationReport]) -> EvaluationReport:
-    """One report from evaluations of consecutive sample ranges of the same file."""
-    merged = reports[0]
+def _merge_checks(parts: list[list[Check]]) -> list[Check]:
+    """By name, in the first part's order: the first failing one, else the first."""
+    merged: dict[str, Check] = {}
+    for checks in parts:
+        for c in checks:
+            if c.name not in merged or (merged[c.name].ok and not c.ok):
+                merged[c.name] = c
+    return list(merged.values())
+
+
+def _merge_series(parts: list[SeriesEvaluation]) -> SeriesEvaluation:
     by_channel: dict[int, ChannelMismatch] = {}
-    for part in reports:
+    times: TimeMismatch | None = None
+    for part in parts:
         for m in part.mismatches:
             seen = by_channel.get(m.channel_index)
             by_channel[m.channel_index] = (
@@ -381,9 +686,29 @@ def merge(reports: list[EvaluationReport]) -> EvaluationReport:
                     count=seen.count + m.count,
                 )
             )
-    merged.mismatches = [by_channel[c] for c in sorted(by_channel)]
-    merged.samples_compared = sum(r.samples_compared for r in reports)
-    return merged
+        t = part.time_mismatch
+        if t is not None:
+            earlier = times is None or t.first_sample < times.first_sample
+            kept = t if earlier else times
+            times = dataclasses.replace(kept, count=t.count + (times.count if times else 0))
+    return dataclasses.replace(
+        parts[0],
+        checks=_merge_checks([p.checks for p in parts]),
+        mismatches=[by_channel[c] for c in sorted(by_channel)],
+        time_mismatch=times,
+        samples_compared=sum(p.samples_compared for p in parts),
+        times_compared=sum(p.times_compared for p in parts),
+        channels_compared=max(p.channels_compared for p in parts),
+    )
+
+
+def merge(reports: list[EvaluationReport]) -> EvaluationReport:
+    """One report from evaluations of the same file and sources over disjoint sample ranges."""
+    names = list(dict.fromkeys(s.series for r in reports for s in r.series))
+    return EvaluationReport(
+        reports[0].nwb_file,
+        [_merge_series([s for r in reports for s in r.series if s.series == n]) for n in names],
+    )
 
 
 def write_evaluation_reports(

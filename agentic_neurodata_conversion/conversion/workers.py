@@ -112,13 +112,15 @@ def extract_and_check(
 
 
 def evaluate(
-    nwb: Path, detection: Detection, root: Path, rows: tuple[int, int] | None = None
+    nwb: Path, detection: Detection, root: Path, rows: dict[str, tuple[int, int]] | None = None
 ) -> EvaluationReport:
+    """The read-back of the NWB file's series (one per segment) against the recording; ROWS
+    limits the samples compared per series (``evaluation.sample_ranges``)."""
     from . import formats
     from .evaluation import evaluate_nwb
 
     recording = formats.make_interface(detection).recording_extractor
-    return evaluate_nwb(nwb, recording, root=root, rows=rows)
+    return evaluate_nwb(nwb, {None: recording}, root=root, rows=rows)
 
 
 def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
@@ -158,7 +160,8 @@ def validate_and_evaluate(
     """Validation, and the read-back evaluation split over the cores in forked children.
 
     Reading back means decompressing the whole file: the longest step after the conversion
-    itself (7 s for 1 GB on one core), so it is split by sample range; all only read.
+    itself (7 s for 1 GB on one core), so it is split by sample range (of every series, in
+    pieces of about equal bytes); all only read.
     """
     from .evaluation import merge, sample_ranges
     from .validation import validate_nwb

@@ -115,7 +115,7 @@ def test_evaluation_matches_source(converted: Converted, tmp_path) -> None:
     assert report.passes, report.summary
     assert report.samples_compared == converted.recording.samples
     assert report.channels_compared == converted.recording.channels
-    checks = {c.name: c for c in report.checks}
+    checks = {c.name: c for c in report.series[0].checks}
     assert checks["gain (V per count)"].expected == [converted.recording.gains_uv[0] * 1e-6]
     json_path, md_path = evaluation.write_evaluation_reports(report, tmp_path)
     assert '"passes": true' in json_path.read_text() and "PASSES" in md_path.read_text()
