@@ -7,6 +7,7 @@ functions, so `anc --help` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -56,6 +57,10 @@ def _usage_hint(exc: ClickException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if not debug:
+        # Readers' progress bars (tqdm reads this when it is imported) stay off the terminal,
+        # which shows one line per stage.
+        os.environ.setdefault("TQDM_DISABLE", "1")
     handlers = interrupts.install()
     try:
         return _run(args, debug)

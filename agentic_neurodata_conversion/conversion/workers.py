@@ -30,11 +30,10 @@ if TYPE_CHECKING:
 
 
 def quiet_readers() -> None:
-    """The readers' progress bars and their deprecation notices (meant for developers of
-    code calling them) stay off the user's terminal, which shows one line per stage."""
+    """The readers' deprecation notices (meant for developers of code calling them) stay off
+    the user's terminal, which shows one line per stage (the CLI turns progress bars off)."""
     import warnings
 
-    os.environ["TQDM_DISABLE"] = "1"
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
 
