@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +48,9 @@ AGENT = "anc.conversion"
 # file, whose versions the script reads when it runs.
 GENERATED_BY_PACKAGES = ("neuroconv", "spikeinterface", "pynwb", "hdmf")
 IDENTIFIER_NAMESPACE = uuid.NAMESPACE_URL
+# NeuroConv's provenance setting for the script: its record without the git keys, which
+# change with every commit (a re-run must write the same bytes).
+NEUROCONV_PROVENANCE = "no-git-info"
 
 # What NeuroConv writes when it knows nothing: treated as "no value".
 EMPTY_VALUES = ("", "unknown", "no description")
@@ -513,16 +516,26 @@ def generated_by(context: ConversionContext) -> list[list[str]]:
 
 
 def source_script_text(context: ConversionContext) -> str:
-    """The NWB ``source_script`` text: tool, conversion, dataset and how to reproduce."""
+    """This conversion's keys for NWB ``source_script``, in NeuroConv's ``key: value`` form.
+
+    The script appends them to NeuroConv's own provenance record, which it makes when it runs
+    (see ``script._TEMPLATE``): that record names the NeuroConv that wrote the file, known only
+    then. One line per key, so a reader of NeuroConv's format reads these too.
+    """
     version = context.tool_version or tool_version()
-    return (
-        f"{TOOL_NAME} {version}\n"
-        f"conversion_id: {context.conversion_id}\n"
-        f"dataset_id: {context.dataset_id}\n"
-        f"script: {context.script} (reads the metadata file beside it)\n"
-        "reproduce: in the conversion dataset run `datalad rerun` on the [DATALAD RUNCMD] commit "
-        f"that wrote {context.output}, or `python {context.script}` from the dataset root"
-    )
+    keys = {
+        "tool": TOOL_NAME,
+        "tool_version": version,
+        "conversion_id": context.conversion_id,
+        "dataset_id": context.dataset_id,
+        "script": context.script,
+        "reproduce": (
+            f"`datalad rerun` of the [DATALAD RUNCMD] commit that wrote {context.output} in the "
+            f"conversion dataset, or `python {context.script}` from its root "
+            "(it reads the metadata file beside it)"
+        ),
+    }
+    return "\n".join(f"{key}: {value}" for key, value in keys.items())
 
 
 def _tool_decisions(context: ConversionContext) -> list[FieldDecision]:
@@ -552,9 +565,19 @@ def _tool_decisions(context: ConversionContext) -> list[FieldDecision]:
         tool(
             "NWBFile.source_script",
             source_script_text(context),
-            "tool and version, conversion and dataset ids, how to reproduce",
+            "the file holds NeuroConv's own provenance record (neuroconv_version, "
+            "execution_environment, source_script), made by the script when it runs as NeuroConv "
+            f"makes it, with NEUROCONV_PROVENANCE={NEUROCONV_PROVENANCE} (its git keys name the "
+            "commit checked out at run time, which differs on every `datalad rerun`; DataLad's run "
+            "record names it), followed by these keys: tool and version, conversion and dataset "
+            "ids, the script's path in the dataset, how to reproduce",
         ),
-        tool("NWBFile.source_script_file_name", context.script, "the generated conversion script"),
+        tool(
+            "NWBFile.source_script_file_name",
+            PurePosixPath(context.script).name,
+            "the generated script's file name (NWB: a name, never a path; the path in the "
+            "dataset is the `script:` key of source_script)",
+        ),
     ]
     supported = context.was_generated_by_supported
     if supported is None:

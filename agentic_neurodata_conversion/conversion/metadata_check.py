@@ -205,8 +205,9 @@ def _build_nwbfile(metadata: Mapping[str, Any], generated_by: list[list[str]] | 
     from pynwb.file import Subject
 
     fields = dict(metadata.get("NWBFile", {}))
-    fields["session_start_time"] = dt.datetime.fromisoformat(fields["session_start_time"])
-    fields["file_create_date"] = dt.datetime.fromisoformat(fields.pop("file_create_date"))
+    for name in ("session_start_time", "file_create_date"):
+        if name in fields:  # a missing one is pynwb's to name
+            fields[name] = dt.datetime.fromisoformat(fields[name])
     if generated_by:
         fields["was_generated_by"] = generated_by
     nwbfile = NWBFile(**fields)

@@ -5,6 +5,8 @@ everything decided (field values, source arguments, output path, options) is in 
 file beside it. It only needs NeuroConv and pynwb, and writes the same bytes every time: a
 fixed identifier and file creation date (in the metadata file), HDF5 object ids drawn from a
 seeded generator, and ``PYTHONHASHSEED=0`` (the electrodes table's column order follows it).
+NWB ``source_script`` is NeuroConv's own provenance record, made by the script as NeuroConv
+makes it (without the git keys, which differ on every re-run), then this conversion's keys.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ script only reads it. Re-run it as is, from the dataset root:
     python {script}
 
 Re-running writes a byte-identical file: the identifier and dates come from the
-metadata file, HDF5 object ids from a seeded generator, and the hash seed (which
-orders the electrodes table's columns) is fixed to 0.
+metadata file, HDF5 object ids from a seeded generator, the hash seed (which
+orders the electrodes table's columns) is fixed to 0, and NeuroConv's provenance
+record leaves out its git keys (the commit checked out changes with every run).
 """
 
 import json
@@ -62,6 +65,8 @@ if os.environ.get("PYTHONHASHSEED") != "0":
 HERE = Path(os.path.abspath(__file__)).parent
 SETTINGS = json.loads((HERE / "{metadata_name}").read_text())
 ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
+# What NWB's NWBFile cannot be made without.
+REQUIRED = ("session_description", "identifier", "session_start_time")
 
 
 def seed_object_ids(seed):
@@ -97,11 +102,28 @@ def main():
             source[key] = str(ROOT / source[key])
     interface = getattr(datainterfaces, conversion["interface"])(**source)
 
+    # NeuroConv's own provenance record, made as NeuroConv makes it for the files it writes,
+    # then this conversion's keys (metadata file) in the same `key: value` form. The setting
+    # leaves out its git keys: they name the commit checked out now, which a rerun changes.
+    os.environ["NEUROCONV_PROVENANCE"] = conversion["neuroconv_provenance"]
+    from neuroconv.tools.nwb_helpers import get_default_nwbfile_metadata
+
+    record = get_default_nwbfile_metadata()["NWBFile"]["source_script"]
+    ours = metadata["NWBFile"].get("source_script")
+    metadata["NWBFile"]["source_script"] = f"{{record}}\\n{{ours}}" if ours else record
+
     # The NWBFile is made here rather than by NeuroConv: its metadata schema has no
     # file_create_date or was_generated_by, and both must be fixed for a stable file.
     fields = dict(metadata["NWBFile"])
-    fields["session_start_time"] = datetime.fromisoformat(fields["session_start_time"])
-    fields["file_create_date"] = datetime.fromisoformat(fields.pop("file_create_date"))
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        sys.exit(
+            f"{{HERE.name}}/{metadata_name}: NWBFile.{{missing[0]}} is missing, and NWB requires "
+            f"it: set NWBFile.{{missing[0]}} in --metadata FILE and convert again"
+        )
+    for name in ("session_start_time", "file_create_date"):
+        if name in fields:
+            fields[name] = datetime.fromisoformat(fields[name])
     if conversion["generated_by"]:
         # The tool that wrote this script, then the packages writing the file as installed now.
         fields["was_generated_by"] = conversion["generated_by"] + [
@@ -116,10 +138,11 @@ def main():
 
     # The electrodes table's location column follows each channel's electrode group.
     recording = interface.recording_extractor
-    groups = {{g["name"]: g for g in metadata["Ecephys"]["ElectrodeGroups"].values()}}
-    recording.set_property(
-        "brain_area", [groups[name]["location"] for name in group_names(recording)]
-    )
+    decided = metadata.get("Ecephys", {{}}).get("ElectrodeGroups", {{}}).values()
+    groups = {{g["name"]: g for g in decided if "name" in g}}
+    locations = [groups.get(name, {{}}).get("location") for name in group_names(recording)]
+    if None not in locations:  # else NeuroConv's own default
+        recording.set_property("brain_area", locations)
 
     neuroconv_metadata = dict(metadata)
     neuroconv_metadata["NWBFile"] = {{
@@ -242,6 +265,7 @@ def render_script(
                 md.generated_by(context)[:1] if "NWBFile.was_generated_by" in fields else []
             ),
             "generated_by_packages": list(md.GENERATED_BY_PACKAGES),
+            "neuroconv_provenance": md.NEUROCONV_PROVENANCE,
         },
         "metadata": md.to_neuroconv(decisions),
     }

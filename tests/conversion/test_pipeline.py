@@ -60,6 +60,16 @@ def test_convert_is_tagged_annexed_rerunnable_and_verified(
     assert all(r["status"] in ("ok", "notneeded") for r in results), results
     assert annex_key(nwb) == key
     assert git(root, "status", "--porcelain") == ""
+    # Run by `datalad run`: NeuroConv's provenance record, then ours (test_script.py has more).
+    import pynwb
+
+    with pynwb.NWBHDF5IO(str(nwb), "r") as io:
+        written = io.read()
+        lines = written.source_script.split("\n")
+        assert lines[0] == "NeuroConv provenance record"
+        assert {"source_script: convert.py", "neuroconv_provenance_format: 1"} <= set(lines)
+        assert {f"conversion_id: {fmt}", "script: scripts/convert.py"} <= set(lines)
+        assert written.source_script_file_name == "convert.py"
     code, out, err = run_cli("verify", str(root))
     assert code == 0, out + err
     assert "verified" in out

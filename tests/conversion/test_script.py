@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import h5py
@@ -89,9 +91,33 @@ def test_nwb_holds_provenance(converted: Converted) -> None:
 
     with pynwb.NWBHDF5IO(str(converted.nwb), "r") as io:
         nwbfile = io.read()
-        assert nwbfile.source_script_file_name == "scripts/convert.py"
-        assert f"conversion_id: test-{converted.detection.format}" in nwbfile.source_script
-        assert "datalad rerun" in nwbfile.source_script
+        assert nwbfile.source_script_file_name == "convert.py"  # NWB: a name, not a path
+        assert "/" not in nwbfile.source_script_file_name
+        lines = nwbfile.source_script.split("\n")
+        # NeuroConv's record first, as NeuroConv writes it; then ours in its `key: value` form.
+        assert lines[0] == "NeuroConv provenance record"
+        assert all(re.fullmatch(r"[a-z_]+: .*", line) for line in lines[1:]), lines
+        keys = dict(line.split(": ", 1) for line in lines[1:])
+        assert keys["neuroconv_provenance_format"] == "1"
+        assert keys["neuroconv_version"] == version("neuroconv")
+        assert keys["execution_environment"] == "script"
+        assert keys["source_script"] == "convert.py"
+        # No git keys: they would name the commit checked out at run time.
+        assert "commit" not in keys and "version_control" not in keys
+        ours = lines[lines.index("neuroconv_provenance_format: 1") + 1 :]
+        assert [line.split(":")[0] for line in ours] == [
+            "tool",
+            "tool_version",
+            "conversion_id",
+            "dataset_id",
+            "script",
+            "reproduce",
+        ]
+        assert keys["tool"] == "agentic-neurodata-conversion"
+        assert keys["conversion_id"] == f"test-{converted.detection.format}"
+        assert keys["dataset_id"] == "dataset-1"
+        assert keys["script"] == "scripts/convert.py"
+        assert "datalad rerun" in keys["reproduce"]
         generated = {row[0]: row[1] for row in nwbfile.was_generated_by[:]}
         assert set(generated) >= {"agentic-neurodata-conversion", "neuroconv", "pynwb", "hdmf"}
         assert nwbfile.file_create_date[0] == dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
