@@ -39,6 +39,11 @@ def convert(
     block: str | None = typer.Option(
         None, "--block", help="Which block: experiment (Open Ephys), gate (SpikeGLX), file."
     ),
+    all_streams: bool = typer.Option(
+        False,
+        "--all-streams",
+        help="Every stream into one NWB (SpikeGLX AP, LF, NIDQ; all Open Ephys streams).",
+    ),
     metadata: Path | None = typer.Option(None, "--metadata", help="YAML or JSON file of metadata."),
     output: Path = typer.Option(
         Path("conversions"), "--output", help="Where conversion_<id>/ goes."
@@ -57,6 +62,12 @@ def convert(
     from ..conversion.pipeline import convert as run_convert
     from ..errors import UsageError
 
+    if all_streams and stream is not None:
+        raise UsageError("--stream and --all-streams exclude each other", "give one of them")
+    if all_streams:
+        from ..conversion.formats import ALL_STREAMS
+
+        stream = ALL_STREAMS
     if input_mode not in INPUT_MODES:
         raise UsageError(
             f"unknown --input-mode {input_mode!r}", f"use one of: {', '.join(INPUT_MODES)}"

@@ -43,6 +43,10 @@ REGULAR_TIME_TOLERANCE = 1e-6
 JSON_NAME = "evaluation.json"
 MARKDOWN_NAME = "evaluation.md"
 _SERIES_TYPES = ("ElectricalSeries", b"ElectricalSeries")
+# The stored unit -> that unit per microvolt (the sources' scale).
+UNIT_PER_MICROVOLT = {"volts": 1e-6, "V": 1e-6, "uV": 1.0, "microvolts": 1.0, "mV": 1e-3}
+# Compared only when a source names them (an NIDQ board's analog channels, a sync channel).
+_NAMED_ONLY_TYPES = ("TimeSeries", b"TimeSeries")
 
 # Which source recording goes with which series: the series name as written (for a
 # multi-segment recording the name before the segment number), or None for "the one
@@ -326,8 +330,14 @@ def _stored_channels(data: h5py.Dataset) -> int:
 
 def _compare_scales(ev: SeriesEvaluation, recording: BaseRecording, series: h5py.Group) -> None:
     channels = recording.get_num_channels()
-    gains_v = np.asarray(recording.get_channel_gains(), dtype=np.float64) * 1e-6
-    offsets_v = np.asarray(recording.get_channel_offsets(), dtype=np.float64) * 1e-6
+    # An ElectricalSeries is in volts; a plain TimeSeries (an NIDQ board, a sync channel)
+    # says its unit. Sources give microvolts per count.
+    unit = series["data"].attrs.get("unit", "volts")
+    per_uv = UNIT_PER_MICROVOLT.get(unit.decode() if isinstance(unit, bytes) else str(unit))
+    if per_uv is None:
+        return  # not a voltage: its scale is the writer's own convention
+    gains_v = np.asarray(recording.get_channel_gains(), dtype=np.float64) * per_uv
+    offsets_v = np.asarray(recording.get_channel_offsets(), dtype=np.float64) * per_uv
     if _stored_channels(series["data"]) != channels:
         return  # channel count already failed; per-channel scales cannot be paired
     nwb_gains, nwb_offset = _scales(series, channels)
@@ -495,14 +505,16 @@ def _compare_blocks(
     ev.time_mismatch = TimeMismatch(*time_first, time_count) if time_first else None
 
 
-def _electrical_series(nwb: h5py.File) -> dict[str, list[h5py.Group]]:
-    """Every ElectricalSeries in acquisition and processing, by name."""
+def _electrical_series(nwb: h5py.File, named_only: bool = False) -> dict[str, list[h5py.Group]]:
+    """Every ElectricalSeries in acquisition and processing, by name (with NAMED_ONLY, the
+    plain TimeSeries a source may name too)."""
     import h5py
 
     found: dict[str, list[h5py.Group]] = {}
+    types = _SERIES_TYPES + (_NAMED_ONLY_TYPES if named_only else ())
 
     def visit(path: str, obj: object) -> None:
-        if isinstance(obj, h5py.Group) and obj.attrs.get("neurodata_type") in _SERIES_TYPES:
+        if isinstance(obj, h5py.Group) and obj.attrs.get("neurodata_type") in types:
             found.setdefault(path.rsplit("/", 1)[-1], []).append(obj)
 
     for top in ("acquisition", "processing"):
@@ -522,7 +534,10 @@ def _one(found: dict[str, list[h5py.Group]], name: str, filename: str) -> h5py.G
 
 
 def _pair(
-    found: dict[str, list[h5py.Group]], sources: Sources, filename: str
+    found: dict[str, list[h5py.Group]],
+    sources: Sources,
+    filename: str,
+    electrical: Iterable[str] | None = None,
 ) -> list[tuple[str, BaseRecording, int]]:
     """(series name, recording, segment) for every series the sources account for."""
     if not sources:
@@ -536,7 +551,8 @@ def _pair(
         recording = sources[None]
         segments = recording.get_num_segments()
         claimed = {n for n, _, _ in pairs}
-        left = [n for n in found if n not in claimed]
+        unnamed = set(found if electrical is None else electrical)
+        left = [n for n in found if n not in claimed and n in unnamed]
         if segments == 1:
             candidates = [[n] for n in left]
         else:
@@ -588,8 +604,8 @@ def evaluate_nwb(
     name = os.path.relpath(path, root) if root is not None else str(path)
     report = EvaluationReport(nwb_file=name)
     with h5py.File(path, "r") as nwb:
-        found = _electrical_series(nwb)
-        pairs = _pair(found, sources, nwb.filename)
+        found = _electrical_series(nwb, named_only=True)
+        pairs = _pair(found, sources, nwb.filename, _electrical_series(nwb))
         if rows is not None and not isinstance(rows, Mapping):
             if len(pairs) != 1:
                 raise TypeError(f"a bare range of rows needs one series, not {len(pairs)}")
@@ -635,7 +651,7 @@ def sample_ranges(
 
     layout: list[tuple[str, int, int, int]] = []  # name, rows, bytes per row, rows per chunk
     with h5py.File(path, "r") as nwb:
-        found = _electrical_series(nwb)
+        found = _electrical_series(nwb, named_only=True)
         for name in series if series is not None else sorted(found):
             data = _one(found, name, nwb.filename)["data"]
             row_bytes = data.dtype.itemsize * _stored_channels(data)

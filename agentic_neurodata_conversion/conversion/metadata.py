@@ -231,14 +231,18 @@ def _evidence(spec: FormatSpec, detection: Detection, path: str) -> list[str] | 
 
 
 def group_names(interface: BaseRecordingExtractorInterface) -> list[str]:
-    """Electrode group names of the recording's channels, as NeuroConv writes them."""
-    recording = interface.recording_extractor
-    names = recording.get_property("group_name")
-    if names is None:
-        names = recording.get_channel_groups()
-    if names is None:
-        return ["ElectrodeGroup"]
-    return sorted({str(n) or "ElectrodeGroup" for n in names})
+    """Electrode group names of the recording's channels (of every recording a converter
+    writes with electrodes), as NeuroConv writes them."""
+    from .formats import recording_parts
+
+    found: set[str] = set()
+    for part in recording_parts(interface).values():
+        recording = part.recording_extractor
+        names = recording.get_property("group_name")
+        if names is None:
+            names = recording.get_channel_groups()
+        found |= {str(n) or "ElectrodeGroup" for n in names} if names is not None else set()
+    return sorted(found) or ["ElectrodeGroup"]
 
 
 def extract_metadata(

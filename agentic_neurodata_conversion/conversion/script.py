@@ -100,7 +100,13 @@ def main():
     for key in ("folder_path", "file_path"):
         if key in source:
             source[key] = str(ROOT / source[key])
-    interface = getattr(datainterfaces, conversion["interface"])(**source)
+    if conversion.get("converter"):  # every stream: a NeuroConv converter of interfaces
+        from neuroconv import converters
+
+        interface = getattr(converters, conversion["converter"])(**source)
+    else:
+        interface = getattr(datainterfaces, conversion["interface"])(**source)
+    parts = getattr(interface, "data_interface_objects", None) or {{"": interface}}
 
     # NeuroConv's own provenance record, made as NeuroConv makes it for the files it writes,
     # then this conversion's keys (metadata file) in the same `key: value` form. The setting
@@ -137,12 +143,15 @@ def main():
         nwbfile.subject = Subject(**subject)
 
     # The electrodes table's location column follows each channel's electrode group.
-    recording = interface.recording_extractor
     decided = metadata.get("Ecephys", {{}}).get("ElectrodeGroups", {{}}).values()
     groups = {{g["name"]: g for g in decided if "name" in g}}
-    locations = [groups.get(name, {{}}).get("location") for name in group_names(recording)]
-    if None not in locations:  # else NeuroConv's own default
-        recording.set_property("brain_area", locations)
+    for part in parts.values():
+        if not hasattr(part, "es_key"):  # writes no electrodes (an NIDQ board, a sync channel)
+            continue
+        recording = part.recording_extractor
+        locations = [groups.get(name, {{}}).get("location") for name in group_names(recording)]
+        if None not in locations:  # else NeuroConv's own default
+            recording.set_property("brain_area", locations)
 
     neuroconv_metadata = dict(metadata)
     neuroconv_metadata["NWBFile"] = {{
@@ -154,12 +163,15 @@ def main():
     output.parent.mkdir(parents=True, exist_ok=True)
     # Never write into an existing file in place: it may be a link into the annex.
     output.unlink(missing_ok=True)
+    options = {{"iterator_options": conversion["iterator_options"]}}
+    if conversion.get("converter"):
+        options = {{"conversion_options": {{key: options for key in parts}}}}
     interface.run_conversion(
         nwbfile_path=output,
         nwbfile=nwbfile,
         metadata=neuroconv_metadata,
         overwrite=True,
-        iterator_options=conversion["iterator_options"],
+        **options,
     )
 
 
@@ -256,6 +268,7 @@ def render_script(
             "dataset_id": context.dataset_id,
             "format": spec.name,
             "interface": spec.interface,
+            "converter": detection.converter,
             "source_data": source_data,
             "output": context.output,
             "dataset_root": os.path.relpath(".", script_dir),

@@ -118,8 +118,8 @@ def evaluate(
     from . import formats
     from .evaluation import evaluate_nwb
 
-    recording = formats.make_interface(detection).recording_extractor
-    return evaluate_nwb(nwb, {None: recording}, root=root, rows=rows)
+    sources = formats.series_sources(formats.make_interface(detection))
+    return evaluate_nwb(nwb, sources, root=root, rows=rows)
 
 
 def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:

@@ -19,8 +19,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from ..conversion import stages
-from ..errors import AncError
+from ..conversion import formats, stages
+from ..errors import AncError, UsageError
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from .paths import Roots
 from .provenance_integration import ConversionBusy, MCPProvenanceManager, client_identity
@@ -295,12 +295,19 @@ class ConversionTools:
                 description="Convert this block: an experiment (Open Ephys), a gate (SpikeGLX g0).",
             ),
         ] = None,
+        all_streams: Annotated[
+            bool,
+            Field(description="Every stream into one NWB (SpikeGLX AP+LF+NIDQ, Open Ephys)."),
+        ] = False,
     ) -> Detected:
         """Detect the recording's format from its files (or take the one given), list its record nodes, blocks and streams, and record how. The result names what will be converted; when a choice is needed the error lists the options."""
 
         def work(p: ConversionPipeline) -> Detected:
             _writable(p)
-            wanted = {"stream": stream, "record_node": record_node, "block": block}
+            if all_streams and stream is not None:
+                raise UsageError("stream and all_streams exclude each other", "give one of them")
+            which = formats.ALL_STREAMS if all_streams else stream
+            wanted = {"stream": which, "record_node": record_node, "block": block}
             d = p.detect(format, wanted, cache=self.resources.cache)
             return Detected(
                 conversion_id=conversion_id,

@@ -14,6 +14,8 @@ from pathlib import Path
 import h5py
 import pytest
 
+from agentic_neurodata_conversion.journal.chain import iter_entries
+
 pytestmark = pytest.mark.slow  # each test converts, validates and re-executes
 
 RunCli = Callable[..., tuple[int, str, str]]
@@ -102,3 +104,33 @@ def test_a_real_recording_converts_end_to_end_and_verifies(
     code, out, err = run_cli("verify", str(root))
     assert code == 0, out + err
     assert "reproduces every output" in out
+
+
+def test_all_streams_of_the_real_spikeglx_recording_go_into_one_checked_nwb(
+    real_recording: Callable[[str], Path], tmp_path: Path, run_cli: RunCli
+) -> None:
+    source = real_recording("sglx_Noise4Sam_g0/Noise4Sam_g0")
+    code, out, err = run_cli(
+        "convert", str(source), "--all-streams", "--output", str(tmp_path / "out")
+    )
+    root = Path(out.strip().splitlines()[-1])
+    evaluation = json.loads((root / "reports" / "evaluation.json").read_text())
+    assert evaluation["passes"], evaluation["summary"]
+    checked = {s["series"]: s["samples_compared"] for s in evaluation["series"]}
+    assert checked == {
+        "ElectricalSeriesAP": 1155,  # the probe's AP band
+        "TimeSeriesNIDQ": 60864,  # the NI board's 8 analog channels
+        "TimeSeriesImec0Sync": 1155,  # the probe's sync channel
+    }
+    (detected,) = [
+        e
+        for e in iter_entries(root / "provenance" / "journal")
+        if e["operation"] == "detect_format"
+    ]
+    assert detected["output_data"]["converter"] == "SpikeGLXConverterPipe"
+    assert "(--all-streams)" in detected["reasoning"][-1]
+    # Known upstream problem, left alone: NeuroConv 0.10.2 writes an empty EventsTable for
+    # the NIDQ digital line that saw no events, and nwbinspector's checks raise on it, so
+    # the validation (not the data) fails this conversion. When that is fixed upstream,
+    # this turns to code 0 and the assertion below must change.
+    assert code == 1 and "failed" in out, out + err

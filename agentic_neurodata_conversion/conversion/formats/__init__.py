@@ -16,7 +16,7 @@ import pkgutil
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConversionError, UsageError
 from .base import (
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from neuroconv.basedatainterface import BaseDataInterface
 
 __all__ = [
+    "ALL_STREAMS",
     "AXES",
     "FORMATS",
     "Choice",
@@ -59,6 +60,8 @@ MAX_EVIDENCE_FILES = 20
 # Confidence of a detection whose every marker group matched; a partial match scales it.
 FULL_MATCH_CONFIDENCE = 0.95
 PARTIAL_MATCH_SCALE = 0.5
+# The stream choice that converts them all (``--all-streams``).
+ALL_STREAMS = "*"
 # The formats this project converts end to end, listed first in messages; then by name.
 _FIRST = ("spikeglx", "openephys")
 
@@ -156,7 +159,9 @@ def detect_format(
     """Detect the recording format of FOLDER (or take FORMAT as given) and check its files.
 
     CHOOSE names, per axis (``record_node``, ``block``, ``stream``), what to convert; STREAM
-    is short for ``choose={"stream": ...}``. Raises UsageError when SOURCE is missing or
+    is short for ``choose={"stream": ...}``; the stream ``ALL_STREAMS`` converts every stream
+    of the chosen record node and block into one NWB, through the format's NeuroConv
+    converter (``--all-streams``). Raises UsageError when SOURCE is missing or
     empty, several formats match equally, a choice is not in the recording or is needed
     (the message lists the options), ConversionError when nothing is recognisable or the
     recording is corrupt.
@@ -165,6 +170,9 @@ def detect_format(
     wanted = {k: v for k, v in (choose or {}).items() if v is not None}
     if stream is not None:
         wanted["stream"] = stream
+    all_streams = wanted.get("stream") == ALL_STREAMS
+    if all_streams:
+        del wanted["stream"]
     unknown = set(wanted) - set(AXES)
     if unknown:
         raise UsageError(f"unknown choice {sorted(unknown)[0]!r}", f"use one of: {', '.join(AXES)}")
@@ -209,16 +217,29 @@ def detect_format(
             ),
         )
     refuse_unknown_axes(spec, wanted)
+    if all_streams and spec.all_streams is None:
+        raise UsageError(
+            f"{spec.display_name} recordings are converted one stream at a time",
+            "leave --all-streams out",
+        )
     chosen = spec.layout(path, files, wanted)
     if spec.check is not None:
         spec.check(path, chosen)
+    reasoning = tuple(c.reasoning() for c in chosen.choices)
+    converter, source_data = None, chosen.source_data
+    if all_streams and spec.all_streams is not None:
+        converter, source_data = spec.all_streams(chosen)
+        reasoning = (
+            *(c.reasoning() for c in chosen.choices if c.axis != "stream"),
+            f"every stream into one NWB file with NeuroConv's {converter}, as asked "
+            "(--all-streams)",
+        )
     return dataclasses.replace(
         detection,
-        source_data=chosen.source_data,
+        source_data=source_data,
         choices=chosen.choices,
-        reasoning=detection.reasoning
-        + chosen.reasoning
-        + tuple(c.reasoning() for c in chosen.choices),
+        converter=converter,
+        reasoning=detection.reasoning + chosen.reasoning + reasoning,
     )
 
 
@@ -275,8 +296,13 @@ def interface_class(spec: FormatSpec) -> type[BaseDataInterface]:
 
 
 def make_interface(detection: Detection) -> BaseDataInterface:
-    """The NeuroConv interface reading the detected recording; reader errors are one line."""
+    """The NeuroConv interface (or, for all streams, converter) reading the detected
+    recording; reader errors are one line."""
     cls = interface_class(detection.spec)
+    if detection.converter is not None:
+        import neuroconv.converters
+
+        cls = getattr(neuroconv.converters, detection.converter)
     try:
         return cls(**detection.source_data)
     except Exception as exc:  # readers raise anything; the message is what the user needs
@@ -289,3 +315,42 @@ def make_interface(detection: Detection) -> BaseDataInterface:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def recording_parts(interface: Any) -> dict[str, Any]:
+    """The parts of INTERFACE (a converter's interfaces, or itself) that write an
+    ElectricalSeries with electrodes, by key."""
+    parts = getattr(interface, "data_interface_objects", None) or {"": interface}
+    return {
+        k: p for k, p in parts.items() if hasattr(p, "es_key") and hasattr(p, "recording_extractor")
+    }
+
+
+def series_sources(interface: Any) -> dict[str | None, Any]:
+    """Which recording each written series comes from, for the read-back evaluation: a lone
+    interface's recording goes with its one series; a converter's interfaces each name
+    theirs (an ElectricalSeries by its metadata name, an NIDQ board's analog TimeSeries,
+    a sync channel's TimeSeries)."""
+    parts = getattr(interface, "data_interface_objects", None)
+    if not parts:
+        return {None: interface.recording_extractor}
+    sources: dict[str | None, Any] = {}
+    for part in parts.values():
+        metadata = part.get_metadata()
+        recording = part.recording_extractor
+        if hasattr(part, "es_key"):
+            # NeuroConv 0.10 keys a series by the interface's metadata_key, earlier by es_key
+            ecephys = metadata.get("Ecephys", {})
+            entry = ecephys.get("ElectricalSeries", {}).get(getattr(part, "metadata_key", ""))
+            entry = entry or ecephys.get(part.es_key) or {"name": part.es_key}
+            sources[entry["name"]] = recording
+            continue
+        entry = metadata.get("TimeSeries", {}).get(getattr(part, "metadata_key", ""), {})
+        analog = getattr(part, "analog_channel_ids", None)
+        if "name" not in entry:  # the NIDQ board: its analog channels in one TimeSeries
+            entry = next((v for v in entry.values() if isinstance(v, dict) and "name" in v), {})
+            if analog is not None:
+                recording = recording.select_channels(list(analog))
+        if "name" in entry:
+            sources[entry["name"]] = recording
+    return sources

@@ -90,6 +90,9 @@ class FormatSpec:
     # The layout's own sign, beyond file names (a .xml named like the .dat, say): the reason
     # it fits, or None when the files only look alike.
     confirm: Callable[[Sequence[str]], str | None] | None = None
+    # Every stream into one NWB (``--all-streams``): the class in ``neuroconv.converters``
+    # and its source arguments, from the layout chosen (record node, block).
+    all_streams: Callable[[Layout], tuple[str, dict[str, Any]]] | None = None
 
     def install_hint(self) -> str:
         return f'install its readers with `pip install "neuroconv[{self.extra}]"`'
@@ -108,6 +111,7 @@ class Detection:
     reasoning: tuple[str, ...] = ()
     source_data: dict[str, Any] = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
+    converter: str | None = None  # all streams: a ``neuroconv.converters`` class reads them
 
     @property
     def spec(self) -> FormatSpec:
@@ -126,8 +130,9 @@ class Detection:
 
     @property
     def stream(self) -> str | None:
+        """The stream converted; None when there are none to choose, or all are converted."""
         chosen = self.choice("stream")
-        return chosen.chosen if chosen else None
+        return chosen.chosen if chosen and self.converter is None else None
 
     def chosen(self) -> dict[str, str]:
         """Axis -> option converted, for every axis with a choice: what re-detects the same."""
@@ -144,6 +149,7 @@ class Detection:
             "source_data": {k: str(v) for k, v in self.source_data.items()},
             "streams": list(self.streams),
             "stream": self.stream,
+            "converter": self.converter,
             "choices": {
                 c.axis: {"options": list(c.options), "chosen": c.chosen, "by_user": c.by_user}
                 for c in self.choices

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ...errors import ConversionError
+from ...errors import ConversionError, UsageError
 from .base import (
     Evidence,
     FormatSpec,
@@ -161,6 +161,18 @@ def check_legacy(folder: Path, chosen: Layout) -> None:
             )
 
 
+def all_streams(chosen: Layout) -> tuple[str, dict[str, Any]]:
+    """Every stream of the record node, through NeuroConv's OpenEphysBinaryConverter (it
+    reads a node's only experiment: with several, one is converted at a time)."""
+    if "block_index" in chosen.source_data:
+        raise UsageError(
+            f"{chosen.source_data['folder_path']} holds several experiments; --all-streams "
+            "converts a record node with one",
+            "convert one stream at a time with --block and --stream",
+        )
+    return "OpenEphysBinaryConverter", {"folder_path": chosen.source_data["folder_path"]}
+
+
 FORMATS = (
     FormatSpec(
         "openephys",
@@ -173,6 +185,7 @@ FORMATS = (
         tested=True,
         check=check,
         axes=("record_node", "block", "stream"),
+        all_streams=all_streams,
     ),
     FormatSpec(
         "openephys_legacy",

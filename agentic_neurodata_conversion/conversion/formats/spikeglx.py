@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
+from typing import Any
 
 from ...errors import ConversionError
 from .base import (
@@ -188,6 +189,11 @@ def announced_shortfall(bin_path: Path) -> str | None:
     return f"{bin_path.name} holds {size} of the {announced} bytes its .meta announces"
 
 
+def all_streams(chosen: Layout) -> tuple[str, dict[str, Any]]:
+    """AP, LF, NIDQ and sync channels of the gate, through NeuroConv's SpikeGLXConverterPipe."""
+    return "SpikeGLXConverterPipe", {"folder_path": chosen.source_data["folder_path"]}
+
+
 FORMATS = (
     FormatSpec(
         "spikeglx",
@@ -200,5 +206,6 @@ FORMATS = (
         tested=True,
         check=check,
         axes=("block", "stream"),
+        all_streams=all_streams,
     ),
 )
