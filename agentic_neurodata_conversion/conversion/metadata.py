@@ -15,6 +15,9 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import json
+import os
+import re
+import struct
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,7 +255,8 @@ def extract_metadata(
 
     Fields with a known place in the files are ``auto_extracted`` (DEFINITIVE, evidence names
     file and key); others are NeuroConv's knowledge of the format (``domain_knowledge``).
-    ``session_start_time`` stays naive here: ``decide_fields`` chooses its time zone.
+    ``session_start_time`` stays naive here: ``decide_fields`` chooses its time zone. Where
+    the files hold none, it is inferred and flagged for review (``infer_session_start``).
     """
     spec = detection.spec
     method = f"neuroconv {spec.interface}.get_metadata()"
@@ -291,7 +295,177 @@ def extract_metadata(
             decisions.append(
                 _file_decision(path, name, evidence, "channel groups of the recording")
             )
+    if not any(d.field == START_TIME for d in decisions):
+        inferred = infer_session_start(detection)
+        if inferred is not None:
+            decisions.append(inferred)
     return decisions
+
+
+# --------------------------------------------------------------------------- session start time
+# NWB requires a session start time and some recordings hold none (Intan, Blackrock's 2.1
+# .nsX). Rather than refuse, a candidate is inferred from what else the acquisition left,
+# in order of trust, and flagged for review; --metadata replaces it. Decided before anything
+# is created, and written into the metadata file, so re-running the script never re-infers.
+
+START_TIME = "NWBFile.session_start_time"
+# Intan's RHX/RHD software names a recording <prefix>_YYMMDD_HHMMSS after the time it began:
+# the .rhd/.rhs file, or the folder holding info.rhd in its one-file-per-signal layouts.
+_INTAN_NAME = re.compile(r"(?:^|_)(\d{6}_\d{6})$")
+# Blackrock's .nev basic header: file type, then SYSTEMTIME TimeOrigin (8 x uint16) at byte 28.
+_NEV_TYPES = (b"NEURALEV", b"BREVENTS")
+_NEV_TIME_ORIGIN = 28
+NEV_TIME_CONFIDENCE = 0.45
+NAME_TIME_CONFIDENCE = 0.4
+MODIFIED_TIME_CONFIDENCE = 0.2
+# File times up to here are an archiver's or a build's zero, not a recording's (nwbinspector
+# also takes a start time before 1980 for an unset one): then nothing is inferred, and the
+# metadata check refuses the conversion, naming the field to set.
+_NO_FILE_TIME = dt.datetime(1980, 1, 1, tzinfo=dt.UTC).timestamp()
+_REVIEW = "review it and give the real value with --metadata FILE (NWBFile.session_start_time)"
+
+
+def _inferred_start(
+    value: dt.datetime,
+    source: ProvenanceSource,
+    confidence: float,
+    method: str,
+    evidence: list[str],
+    why: str,
+) -> FieldDecision:
+    return FieldDecision(
+        START_TIME,
+        value,
+        source,
+        confidence,
+        ConfidenceLevel.LOW_EVIDENCE,
+        method,
+        evidence,
+        ["the recording's files hold no session start time (NeuroConv read none)", why, _REVIEW],
+    )
+
+
+def _recording_path(detection: Detection) -> Path | None:
+    for key in ("file_path", "folder_path"):
+        if key in detection.source_data:
+            return Path(detection.source_data[key])
+    return None
+
+
+def _intan_name_start(path: Path) -> FieldDecision | None:
+    """The start time in an Intan file name, else in the name of the folder holding it."""
+    for what, name in (("file name", path.stem), ("folder name", path.parent.name)):
+        match = _INTAN_NAME.search(name)
+        if match is None:
+            continue
+        try:
+            value = dt.datetime.strptime(match.group(1), "%y%m%d_%H%M%S")
+        except ValueError:  # six digits that are no date (e.g. month 13)
+            continue
+        return _inferred_start(
+            value,
+            ProvenanceSource.DOMAIN_KNOWLEDGE,
+            NAME_TIME_CONFIDENCE,
+            "intan_name_rule",
+            [f"{what} {name}"],
+            f"Intan folder/file-name rule: Intan's software names a recording "
+            f"<prefix>_YYMMDD_HHMMSS after the time it began; the {what} {name!r} gives "
+            f"{value.isoformat()}, a time that a rename would have changed",
+        )
+    return None
+
+
+def read_nev_time_origin(path: Path) -> dt.datetime | None:
+    """TimeOrigin of a Blackrock .nev file's basic header (naive, as NeuroConv reads the .nsX
+    one), or None when the file is not one or holds no valid time."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(_NEV_TIME_ORIGIN + 16)
+    except OSError:
+        return None
+    if len(head) < _NEV_TIME_ORIGIN + 16 or head[:8] not in _NEV_TYPES:
+        return None
+    year, month, _weekday, day, hour, minute, second, ms = struct.unpack_from(
+        "<8H", head, _NEV_TIME_ORIGIN
+    )
+    try:
+        return dt.datetime(year, month, day, hour, minute, second, ms * 1000)
+    except ValueError:
+        return None
+
+
+def _blackrock_nev_start(path: Path) -> FieldDecision | None:
+    """The TimeOrigin of the .nev file Blackrock's software wrote with this .nsX."""
+    nev = path.with_suffix(".nev")
+    value = read_nev_time_origin(nev)
+    if value is None:
+        return None
+    return _inferred_start(
+        value,
+        ProvenanceSource.AUTO_EXTRACTED,
+        NEV_TIME_CONFIDENCE,
+        "blackrock_nev_time_origin",
+        [f"{nev.name}: TimeOrigin"],
+        f"Blackrock .nev rule: the .nev file of the same recording ({nev.name}, events written "
+        f"beside {path.name}) has TimeOrigin {value.isoformat()} in its header; it is another "
+        "file than the one converted, so the start of its signals may differ",
+    )
+
+
+def _recording_files(path: Path) -> list[Path]:
+    """The files a recording's path stands for: a folder's, or a file and those beside it."""
+    if not path.is_dir():
+        return [f for f in path.parent.iterdir() if f.is_file() and not f.name.startswith(".")]
+    files = []
+    for top, dirs, names in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .datalad: not recorded
+        files += [Path(top, name) for name in names if not name.startswith(".")]
+    return files
+
+
+def _modified_start(path: Path) -> FieldDecision | None:
+    """The earliest modification time of the recording's files, in this machine's zone."""
+    times = []
+    for file in _recording_files(path):
+        try:
+            mtime = file.stat().st_mtime
+        except OSError:
+            continue
+        if mtime > _NO_FILE_TIME:
+            times.append((mtime, file.name))
+    if not times:
+        return None
+    mtime, name = min(times)
+    value = dt.datetime.fromtimestamp(int(mtime), dt.UTC).astimezone()
+    return _inferred_start(
+        value,
+        ProvenanceSource.DOMAIN_KNOWLEDGE,
+        MODIFIED_TIME_CONFIDENCE,
+        "earliest_file_modification_time",
+        [f"{name}: modification time {value.isoformat()}"],
+        "earliest modification time of the recording's files: a file is last written as "
+        "the recording ends, so the session began before it, and copying or downloading the "
+        "files may have changed it to the time of the copy",
+    )
+
+
+def infer_session_start(detection: Detection) -> FieldDecision | None:
+    """A session start time for a recording whose files hold none, flagged for review:
+    Intan's name rule, Blackrock's .nev header, else the files' modification time."""
+    path = _recording_path(detection)
+    if path is None:
+        return None
+    candidates = []
+    if detection.format == "intan":
+        candidates.append(_intan_name_start)
+    if detection.format == "blackrock" and path.suffix.lower() != ".nev":
+        candidates.append(_blackrock_nev_start)
+    candidates.append(_modified_start)
+    for candidate in candidates:
+        decision = candidate(path)
+        if decision is not None:
+            return decision
+    return None
 
 
 # --------------------------------------------------------------------------- user file
@@ -427,6 +601,10 @@ def load_user_metadata(path: str | Path) -> UserMetadata:
             problem += f" (e.g. {example})"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise UsageError(f"{path}: field {where}: {problem}{more}", hint) from None
+
+
+def _shown(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else _short(value)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -651,7 +829,7 @@ def _apply_user(
                 why += (
                     "; agrees with the recording's files"
                     if previous.source is ProvenanceSource.AUTO_EXTRACTED
-                    else f"; replaces the default {previous.value!r}"
+                    else f"; replaces {_shown(previous.value)} ({previous.method})"
                 )
             decided[path] = FieldDecision(
                 path,
@@ -686,8 +864,11 @@ def _apply_timezone(
             f"no time zone with the time; assumed this machine's ({zone}); "
             "set `timezone:` in the metadata file to change it"
         )
-        if decision.source is not ProvenanceSource.USER_PROVIDED:
-            decision.confidence = min(decision.confidence, ASSUMED_TIMEZONE_CONFIDENCE)
+        if (
+            decision.source is not ProvenanceSource.USER_PROVIDED
+            and decision.confidence > ASSUMED_TIMEZONE_CONFIDENCE
+        ):  # lowered, never raised: an inferred time stays as weak as it was
+            decision.confidence = ASSUMED_TIMEZONE_CONFIDENCE
             decision.level = ConfidenceLevel.MEDIUM_EVIDENCE
 
 
