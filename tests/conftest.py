@@ -1,12 +1,17 @@
-"""Shared fixtures: small DataLad datasets built by the tests, the CLI run in-process, a browser."""
+"""Shared fixtures: small DataLad datasets built by the tests, the CLI run in-process, real
+recordings copied in, a browser."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import ClassVar, NoReturn
 
 import pytest
 
@@ -257,3 +262,165 @@ def browser() -> Iterator[object]:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --------------------------------------------------------------------------- real recordings
+# Small recordings written by acquisition software (../shared/ephy_testing_data/README.md):
+# tests must not depend only on our own synthetic writers. Named by their folder there.
+
+TEST_DATA_ENV = "ANC_TEST_DATA"
+REQUIRE_TEST_DATA_ENV = "ANC_REQUIRE_TEST_DATA"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Where the set lies beside a checkout, and where `anc dev setup --test-data -d ../devdata`
+# puts GIN's (the spec's path for it).
+DEFAULT_TEST_DATA = (
+    REPO_ROOT.parent / "shared" / "ephy_testing_data",
+    REPO_ROOT.parent / "devdata" / "tests" / "integration-tests" / "ephy_testing_data",
+)
+GET_TEST_DATA = (
+    f"set {TEST_DATA_ENV} to a copy of shared/ephy_testing_data, or install GIN's with "
+    "`anc dev setup --test-data -d ../devdata`"
+)
+
+
+@dataclass(frozen=True)
+class RealData:
+    """Where the real recordings are (``root``), in which layout, or why they cannot be used.
+
+    ``shared``: the folders of shared/ephy_testing_data (with SHA256SUMS, verified once);
+    ``gin``: a clone of GIN's ephy_testing_data, whose files GIN_PARTS maps to those folders.
+    """
+
+    root: Path | None
+    layout: str = ""
+    problem: str = ""  # set: every real_recording() fails or skips with it
+    corrupt: bool = False  # present but not as SHA256SUMS says: fails even locally
+
+    # shared name -> (GIN path, sub-folder of the copy it goes to); None: not on GIN.
+    GIN_PARTS: ClassVar[dict[str, tuple[tuple[str, str], ...] | None]] = {
+        "sglx_Noise4Sam_g0/Noise4Sam_g0": (("spikeglx/Noise4Sam_g0", ""),),
+        "sglx_multi_trigger_multi_gate_CI0/5-19-2022-CI0": (
+            ("spikeglx/multi_trigger_multi_gate/SpikeGLX/5-19-2022-CI0", ""),
+        ),
+        "oebin_v0.4.4.1_with_spikes": (("openephysbinary/v0.4.4.1_with_spikes", ""),),
+        "oe_pytools_v067_binary": None,  # from the open-ephys-python-tools sdist
+        "intan_fps_test_231117_052500": (("intan/intan_fps_test_231117_052500", ""),),
+        "blackrock_2_1": (
+            ("blackrock/blackrock_2_1/l101210-001.ns2", ""),
+            ("blackrock/blackrock_2_1/l101210-001.nev", ""),
+        ),
+        "axona_raw": (("axona/axona_raw.bin", ""), ("axona/axona_raw.set", "")),
+        # GIN keeps the block's files flat; NeuroConv wants <tank>/<block>/.
+        "tdt_ECTest_B1/ECTest-220207-135355": (("tdt/dataset_1_single_block", "ECTest_B1"),),
+        "plexon_3_plx": (("plexon/File_plexon_3.plx", ""),),
+        "biocam_hw3.0_fw1.6": (("biocam/biocam_hw3.0_fw1.6.brw", ""),),
+        "alphaomega_mpx_map_version4/mpx_map_version4": (("alphaomega/mpx_map_version4", ""),),
+        "spikegadgets_W122": (("spikegadgets/W122_06_09_2019_1_fromSD.rec", ""),),
+        "neuroscope_test1": (("neuroscope/test1", ""),),
+        "neuroscope_YutaMouse42_dataset_1": (("neuroscope/dataset_1", ""),),
+        "neuralynx_cheetah_v5.4.0/original_data": (("neuralynx/Cheetah_v5.4.0/original_data", ""),),
+        "phy_example_0": (("phy/phy_example_0", ""),),
+        "cellexplorer_dataset_1": (("cellexplorer/dataset_1", ""),),
+    }
+
+
+def real_data_required(env: Mapping[str, str] = os.environ) -> bool:
+    """Missing recordings fail on CI (or when asked to), else skip."""
+    return bool(env.get("CI")) or env.get(REQUIRE_TEST_DATA_ENV) == "1"
+
+
+def locate_real_data(env: Mapping[str, str] = os.environ) -> RealData:
+    """$ANC_TEST_DATA if set, else the first default location holding a set (no checks)."""
+    given = env.get(TEST_DATA_ENV)
+    candidates = (Path(given),) if given else DEFAULT_TEST_DATA
+    for root in candidates:
+        if (root / "SHA256SUMS").is_file():
+            return RealData(root, "shared")
+        if (root / "spikeglx").is_dir():
+            return RealData(root, "gin")
+    where = f"{TEST_DATA_ENV}={given}" if given else " or ".join(map(str, candidates))
+    return RealData(None, problem=f"no real test recordings at {where}: {GET_TEST_DATA}")
+
+
+def verify_sha256sums(root: Path) -> str:
+    """The first file differing from ROOT/SHA256SUMS ('' when all match; ~0.05 s for 40 MB)."""
+    for line in (root / "SHA256SUMS").read_text().splitlines():
+        digest, _, rel = line.partition("  ")
+        try:
+            with open(root / rel, "rb") as fh:
+                actual = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            return f"{rel}: {exc.strerror}"
+        if actual != digest:
+            return f"{rel} differs from SHA256SUMS"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def real_data() -> RealData:
+    """The real recordings, located and (shared layout) verified once per session."""
+    found = locate_real_data()
+    if found.layout == "shared":
+        bad = verify_sha256sums(found.root)
+        if bad:
+            problem = f"real test recordings at {found.root} are damaged: {bad}; copy them again"
+            return RealData(found.root, found.layout, problem, corrupt=True)
+    return found
+
+
+def unavailable(reason: str, *, corrupt: bool = False) -> NoReturn:
+    """Fail (CI, ANC_REQUIRE_TEST_DATA=1, damaged data) or skip, with a one-line reason."""
+    if corrupt or real_data_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _writable_copy(src: Path, dst: Path) -> None:
+    """Copy file or folder SRC to DST (following annex symlinks); the originals are
+    read-only and copies keep their modes, so give the user write permission back."""
+    if src.is_dir():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    else:
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst / src.name)
+    for dirpath, dirs, files in os.walk(dst):
+        for name in [".", *dirs, *files]:
+            path = Path(dirpath, name)
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+@pytest.fixture
+def real_recording(real_data: RealData, tmp_path: Path) -> Callable[[str], Path]:
+    """Factory: copy the named real recording (a folder of shared/ephy_testing_data, e.g.
+    ``"sglx_Noise4Sam_g0/Noise4Sam_g0"``) into tmp_path; returns the copy (same leaf name)."""
+
+    def copy(name: str) -> Path:
+        if real_data.root is None or real_data.problem:
+            unavailable(real_data.problem, corrupt=real_data.corrupt)
+        if name not in RealData.GIN_PARTS:
+            pytest.fail(f"{name!r} is not a recording of the set (see its README.md)")
+        target = tmp_path / "real" / PurePosixPath(name).name
+        if target.exists():
+            pytest.fail(f"{name!r} was copied already in this test")
+        if real_data.layout == "shared":
+            if not (real_data.root / name).is_dir():
+                unavailable(f"{real_data.root / name} is missing: {GET_TEST_DATA}")
+            _writable_copy(real_data.root / name, target)
+            return target
+        parts = RealData.GIN_PARTS[name]
+        if parts is None:
+            unavailable(f"{name} is not part of GIN's ephy_testing_data: {GET_TEST_DATA}")
+        for part, sub in parts:
+            src = real_data.root / part
+            if not src.exists():  # not installed, or an annexed file whose content is absent
+                unavailable(
+                    f"{src} is missing or not fetched: run `datalad get {part}` in "
+                    f"{real_data.root}, or `anc dev setup --test-data`"
+                )
+            try:
+                _writable_copy(src, target / sub)
+            except shutil.Error as exc:
+                unavailable(f"{src} is not fully fetched ({exc.args[0][0][2]}): run `datalad get`")
+        return target
+
+    return copy

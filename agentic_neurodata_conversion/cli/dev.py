@@ -188,6 +188,14 @@ def setup(
     spec: Annotated[
         Path | None, typer.Option(help="List of suggested datasets (default: the packaged one).")
     ] = None,
+    test_data: Annotated[
+        bool,
+        typer.Option(
+            "--test-data",
+            help="Only install GIN's ephy_testing_data and fetch the recordings the tests "
+            "read (fails if it cannot).",
+        ),
+    ] = False,
     dataset: DatasetOption = None,
 ) -> None:
     """Create the development dataset and install the suggested datasets (no content)."""
@@ -195,6 +203,9 @@ def setup(
     from ..data_management.repository import is_development_dataset
 
     base = dataset if dataset is not None else _enclosing_or_cwd(is_development_dataset)
+    if test_data:
+        _setup_test_data(base, spec)
+        return
     report = setup_development_data_infrastructure(base, spec)
     typer.echo(
         f"{report.path}: installed {len(report.installed)}, already present "
@@ -207,6 +218,18 @@ def setup(
         )
     for item in report.skipped:
         typer.echo(f"  skipped {item['name']}: {item['reason']}")
+
+
+def _setup_test_data(base: Path, spec: Path | None) -> None:
+    from ..data_management.infrastructure import install_test_data
+
+    result = install_test_data(base, spec)
+    verb = "installed" if result["installed"] else "already installed"
+    typer.echo(
+        f"{verb} {result['source']} at {result['path']}: fetched {result['fetched_files']} "
+        f"files, {result['already_present']} already present"
+    )
+    typer.echo(f"the tests find it with: export ANC_TEST_DATA={result['path']}")
 
 
 def _enclosing_or_cwd(is_dev: Any) -> Path:

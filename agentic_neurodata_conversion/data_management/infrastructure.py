@@ -16,9 +16,11 @@ from typing import Any
 from ..datalad_layer.integrity import list_subdatasets
 from ..errors import AncError, UsageError
 from .repository import DataLadRepositoryManager, InitResult
-from .test_datasets import install_subdataset, validate_dataset_name
+from .test_datasets import get_content, install_subdataset, validate_dataset_name
 
 SPEC_NAME = "possible-datasets.yaml"
+# The spec entry holding GIN's ephy_testing_data, whose `get` parts the test suite reads.
+TEST_DATA_ENTRY = "ephy-testing-data"
 
 
 def default_spec() -> Path:
@@ -174,6 +176,39 @@ def setup_development_data_infrastructure(
         else:
             report.installed.append(item)
     return report
+
+
+def install_test_data(
+    base_path: str | Path = ".", spec: str | Path | None = None
+) -> dict[str, Any]:
+    """Install GIN's ephy_testing_data (the spec's `ephy-testing-data` entry) into the
+    development dataset at BASE_PATH and fetch its `get` parts: the real recordings the
+    tests read. Unlike `setup_development_data_infrastructure`, a failure is raised, not
+    skipped; a failed clone leaves no folder behind (`install_subdataset`)."""
+    spec_path = Path(spec) if spec is not None else default_spec()
+    entry = next((e for e in read_spec(spec_path) if e.name == TEST_DATA_ENTRY), None)
+    if entry is None:
+        raise UsageError(
+            f"{spec_path} has no entry named {TEST_DATA_ENTRY!r}",
+            "add it, or leave --spec out to use the packaged list",
+        )
+    manager = DataLadRepositoryManager(base_path)
+    manager.initialize()
+    root = manager.base_path
+    present = {s.path for s in list_subdatasets(root) if s.installed}
+    installed = entry.path not in present
+    if installed:
+        install_subdataset(root, entry.source, entry.path)
+    fetched = [get_content(root, f"{entry.path}/{part}") for part in entry.get]
+    return {
+        "dataset": str(root),
+        "path": str(root / entry.path),
+        "source": entry.source,
+        "installed": installed,
+        "fetched_files": sum(f["fetched_files"] for f in fetched),
+        "already_present": sum(f["already_present"] for f in fetched),
+        "parts": list(entry.get),
+    }
 
 
 SAMPLE_NAME = "sample-recording"

@@ -313,3 +313,44 @@ def test_setup_reports_installed_and_skipped(
     assert "installed 1, already present 0, skipped 1" in out
     assert "installed tests/fixtures/local; fetch: anc dev get tests/fixtures/local/data" in out
     assert "skipped offline: cannot install https://127.0.0.1:9/x: unable to access" in out
+
+
+@pytest.mark.slow
+def test_setup_test_data_fails_in_one_line_and_writes_nothing_elsewhere(
+    tmp_path: Path, snapshot: Callable, bare_env: Callable[[Path], dict[str, str]]
+) -> None:
+    """No network here: an unreachable source stands in for GIN. `--test-data` must fail
+    (not skip, as plain setup does), leave the development dataset as it was and write
+    nothing in the current folder or HOME."""
+    home, cwd, root = tmp_path / "home", tmp_path / "cwd", tmp_path / "devdata"
+    home.mkdir()
+    cwd.mkdir()
+    DataLadRepositoryManager(root).initialize()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "datasets:\n  - {name: ephy-testing-data, source: 'https://127.0.0.1:9/ephy_testing_data',"
+        " path: tests/integration-tests/ephy_testing_data, get: [spikeglx/Noise4Sam_g0]}\n"
+    )
+    before = {p: snapshot(p) for p in (home, cwd, root)}
+
+    def anc(*args: str) -> tuple[int, str, str]:
+        proc = subprocess.run(
+            [str(ANC), "dev", "setup", "--test-data", *args],
+            capture_output=True,
+            text=True,
+            env=bare_env(home),
+            cwd=cwd,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    assert_one_line_error(
+        anc("--spec", str(spec), "-d", str(root)),
+        1,
+        "cannot install https://127.0.0.1:9/ephy_testing_data: unable to access",
+    )
+    assert not (root / "tests/integration-tests/ephy_testing_data").exists()
+    spec.write_text("datasets:\n  - {name: other, source: 'x', path: p}\n")
+    assert_one_line_error(
+        anc("--spec", str(spec), "-d", str(root)), 2, "has no entry named 'ephy-testing-data'"
+    )
+    assert {p: snapshot(p) for p in (home, cwd, root)} == before
