@@ -124,28 +124,6 @@ def write_recording(tmp_path: Path, recording_size: dict[str, float]) -> Callabl
     return make
 
 
-# Recordings real acquisition software wrote (their README lists them); read-only there.
-EPHY_TESTING_DATA = Path(os.environ.get("ANC_EPHY_TESTING_DATA", "/work/shared/ephy_testing_data"))
-
-
-@pytest.fixture
-def real_recording(tmp_path: Path) -> Callable[[str], Path]:
-    """Factory: a writable copy, under tmp_path, of the folder NAME of the real recordings
-    (same folder name; file times are those of the copy)."""
-
-    def copy(name: str) -> Path:
-        source = EPHY_TESTING_DATA / name
-        if not source.is_dir():
-            pytest.skip(f"real recording {source} is not on this machine")
-        target = tmp_path / "real" / Path(name).name
-        shutil.copytree(source, target, copy_function=shutil.copyfile)
-        for folder, _dirs, _files in os.walk(target):
-            Path(folder).chmod(0o755)  # copytree kept the source's read-only folder modes
-        return target
-
-    return copy
-
-
 @pytest.fixture(scope="session")
 def spikeglx_extracted(
     tmp_path_factory: pytest.TempPathFactory, recording_size: dict[str, float]

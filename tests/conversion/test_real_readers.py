@@ -166,7 +166,7 @@ def test_real_spikeglx_metadata_comes_from_its_meta_file(
     detection = formats.detect_format(folder)
     assert (detection.format, detection.streams) == ("spikeglx", ("imec0.ap",))
     assert detection.source_data == {
-        "folder_path": str(folder / "Noise4Sam_g0_imec0"),
+        "folder_path": str(folder),  # the gate's folder: NeuroConv finds the probe folder
         "stream_id": "imec0.ap",
     }
     decisions = metadata.extract_metadata(formats.make_interface(detection), detection)

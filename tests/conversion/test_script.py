@@ -73,7 +73,7 @@ def test_script_is_self_contained_and_readable(converted: Converted) -> None:
     assert "PYTHONHASHSEED" in text and "seed_object_ids" in text
     compile(text, "convert.py", "exec")
     settings = (converted.root / "scripts" / "metadata.json").read_text()
-    assert '"folder_path": "inputs/rec"' in settings  # relative: the dataset can move
+    assert '"folder_path": "inputs/rec' in settings  # relative: the dataset can move
 
 
 def test_conversion_passes_inspector_without_issues(converted: Converted, tmp_path) -> None:

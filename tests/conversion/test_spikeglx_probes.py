@@ -105,7 +105,7 @@ def write_recording(meta_file: Path, folder: Path) -> tuple[np.ndarray, str]:
     """Copy META_FILE into FOLDER under the name its fileName gives (neo takes the stream
     name from it) and write SAMPLES frames of nSavedChans int16 beside it; returns them and
     the copy's name."""
-    meta = formats.read_spikeglx_meta(meta_file)
+    meta = formats.spikeglx.read_meta(meta_file)
     bin_name = re.split(r"[\\/]", meta["fileName"])[-1]
     channels = int(meta["nSavedChans"])
     data = (np.arange(SAMPLES * channels) % 4001 - 2000).astype("<i2").reshape(SAMPLES, channels)
