@@ -134,6 +134,16 @@ def _match(spec: FormatSpec, files: Sequence[str]) -> tuple[int, list[str]]:
     return groups, matched
 
 
+def _missing(spec: FormatSpec, files: Sequence[str]) -> str:
+    """``NAME (no X)``: the format a folder partly matches, and the marker files it lacks."""
+    absent = [
+        " or ".join(group)
+        for group in spec.markers
+        if not any(name_matches(PurePath(f).name, p) for f in files for p in group)
+    ]
+    return f"{spec.name} (no {'; no '.join(absent)})" if absent else spec.name
+
+
 def _scores(files: Sequence[str]) -> list[tuple[float, str, list[str], str | None]]:
     """(confidence, format, matched files, the layout's sign) of each format that matches."""
     scores = []
@@ -142,8 +152,10 @@ def _scores(files: Sequence[str]) -> list[tuple[float, str, list[str], str | Non
         if not groups:
             continue
         sign = spec.confirm(files) if spec.confirm else None
-        full = groups == len(spec.markers) and (spec.confirm is None or sign is not None)
-        scale = 1.0 if full else PARTIAL_MATCH_SCALE * groups / (len(spec.markers) + 1)
+        full = groups == len(spec.markers)
+        if full and spec.confirm is not None and sign is None:
+            continue  # the names match, the layout does not: not this format at all
+        scale = 1.0 if full else PARTIAL_MATCH_SCALE * groups / len(spec.markers)
         scores.append((round(FULL_MATCH_CONFIDENCE * scale, 3), spec.name, matched, sign))
     scores.sort(key=lambda s: -s[0])
     return scores
@@ -191,7 +203,7 @@ def detect_format(
     else:
         full = [s for s in scores if s[0] >= FULL_MATCH_CONFIDENCE]
         if not full:
-            seen = f"; partly like {scores[0][1]}" if scores else ""
+            seen = f"; partly like {_missing(FORMATS[scores[0][1]], files)}" if scores else ""
             raise ConversionError(
                 f"no recognisable recording format in {path}{seen}",
                 f"supported formats: {', '.join(FORMATS)}; pass --format NAME if it is one of them",
@@ -306,8 +318,16 @@ def make_interface(detection: Detection) -> BaseDataInterface:
     try:
         return cls(**detection.source_data)
     except Exception as exc:  # readers raise anything; the message is what the user needs
+        source = next(
+            (
+                detection.source_data[k]
+                for k in ("file_path", "folder_path")
+                if k in detection.source_data
+            ),
+            "the recording",
+        )
         raise ConversionError(
-            f"{detection.spec.display_name} reader failed: {first_line(exc)}",
+            f"{detection.spec.display_name} reader failed on {source}: {first_line(exc)}",
             "check that the recording is complete and unmodified",
         ) from exc
 

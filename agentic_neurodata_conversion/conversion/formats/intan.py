@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, check_binary_size, choose, name_matches, natural_key
+from .base import FormatSpec, Layout, check_binary_size, choose, natural_key
 
 MAGIC = {".rhd": 0xC6912702, ".rhs": 0xD69127AC}
 HEADERS = ("info.rhd", "info.rhs")
@@ -70,7 +70,8 @@ def check(folder: Path, chosen: Layout) -> None:
 
 
 def confirm(files: Sequence[str]) -> str | None:
-    if any(name_matches(PurePath(f).name, h) for f in files for h in HEADERS):
+    names = {PurePath(f).name.lower() for f in files}
+    if names & set(HEADERS):
         return "an info.rhd/info.rhs header beside the data files"
     return "an Intan .rhd/.rhs file"
 
@@ -81,7 +82,8 @@ FORMATS = (
         "Intan",
         "IntanRecordingInterface",
         "intan",
-        (("*.rhd", "*.rhs"),),
+        # amplifier.dat or time.dat alone: an Intan folder lacking its info.rhd header
+        (("info.rhd", "*.rhd", "*.rhs"), ("*.rhd", "*.rhs", "amplifier.dat", "time.dat")),
         layout,
         check=check,
         axes=("block",),

@@ -23,10 +23,15 @@ def check(folder: Path, chosen: Layout) -> None:
         size = path.stat().st_size
         with path.open("rb") as f:
             head = f.read(64)
-        if size < HEADER_BYTES or not head.lstrip(b"#").lstrip().startswith(b"Neuralynx"):
+        if not head.lstrip(b"#").lstrip().startswith(b"Neuralynx"):
             raise ConversionError(
                 f"{path} has no Neuralynx header ({size} bytes)",
                 "use the .ncs files Cheetah wrote",
+            )
+        if size < HEADER_BYTES:
+            raise ConversionError(
+                f"{path} is truncated: {size} bytes, shorter than its {HEADER_BYTES}-byte header",
+                "copy the recording again from the acquisition machine",
             )
         if (size - HEADER_BYTES) % RECORD_BYTES:
             raise ConversionError(
