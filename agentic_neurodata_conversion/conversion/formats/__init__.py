@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConversionError, UsageError
 from .base import (
+    ALL_STREAMS,
     AXES,
     Choice,
     Detection,
@@ -60,8 +61,6 @@ MAX_EVIDENCE_FILES = 20
 # Confidence of a detection whose every marker group matched; a partial match scales it.
 FULL_MATCH_CONFIDENCE = 0.95
 PARTIAL_MATCH_SCALE = 0.5
-# The stream choice that converts them all (``--all-streams``).
-ALL_STREAMS = "*"
 # The formats this project converts end to end, listed first in messages; then by name.
 _FIRST = ("spikeglx", "openephys")
 
@@ -183,8 +182,6 @@ def detect_format(
     if stream is not None:
         wanted["stream"] = stream
     all_streams = wanted.get("stream") == ALL_STREAMS
-    if all_streams:
-        del wanted["stream"]
     unknown = set(wanted) - set(AXES)
     if unknown:
         raise UsageError(f"unknown choice {sorted(unknown)[0]!r}", f"use one of: {', '.join(AXES)}")
@@ -228,12 +225,12 @@ def detect_format(
                 f"{len(matched)} file(s) matched",
             ),
         )
-    refuse_unknown_axes(spec, wanted)
     if all_streams and spec.all_streams is None:
         raise UsageError(
             f"{spec.display_name} recordings are converted one stream at a time",
             "leave --all-streams out",
         )
+    refuse_unknown_axes(spec, wanted)
     chosen = spec.layout(path, files, wanted)
     if spec.check is not None:
         spec.check(path, chosen)
@@ -355,8 +352,9 @@ def series_sources(interface: Any) -> dict[str | None, Any]:
     if not parts:
         return {None: interface.recording_extractor}
     sources: dict[str | None, Any] = {}
+    # The converter's metadata: it may rename its interfaces' series (OpenEphysBinaryConverter)
+    metadata = interface.get_metadata()
     for part in parts.values():
-        metadata = part.get_metadata()
         recording = part.recording_extractor
         if hasattr(part, "es_key"):
             # NeuroConv 0.10 keys a series by the interface's metadata_key, earlier by es_key

@@ -23,6 +23,8 @@ from ...journal.records import ConfidenceLevel, ProvenanceRecord, ProvenanceSour
 # Choice axes, in the order a recording nests them, and the option that picks each.
 AXES = {"record_node": "--record-node", "block": "--block", "stream": "--stream"}
 AXIS_WORDS = {"record_node": "record node", "block": "block", "stream": "stream"}
+# The stream choice that converts them all (``--all-streams``).
+ALL_STREAMS = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,8 @@ def choose(
     if not options:
         raise ConversionError(f"{where} holds no {word} to convert", "check the SOURCE folder")
     given = wanted.get(axis)
+    if given == ALL_STREAMS and axis == "stream":
+        return Choice(axis, tuple(options), ALL_STREAMS, by_user=True)
     if given is not None:
         if given not in options:
             raise UsageError(
