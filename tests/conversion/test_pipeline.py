@@ -44,7 +44,10 @@ def test_convert_is_tagged_annexed_rerunnable_and_verified(
     root = Path(out.strip().splitlines()[-1])  # the conversion folder is the last line
     assert root == tmp_path / "out" / f"conversion_{fmt}"
     assert git(root, "tag", "-l").split() == [f"conversion-{fmt}"]
-    stream = "; stream imec0.ap" if fmt == "spikeglx" else ""  # the one stream, no others
+    # the one stream, no others
+    stream = "; stream " + (
+        "imec0.ap" if fmt == "spikeglx" else "Acquisition_Board-100.Rhythm Data"
+    )
     format_line = f"- **Format**: {fmt} (file_patterns, confidence 0.95){stream}\n"
     assert format_line in (root / "CONVERSION_SUMMARY.md").read_text()
     nwb = root / "outputs" / f"{fmt}.nwb"
@@ -116,7 +119,10 @@ def test_convert_the_stream_the_user_names(
         if e["operation"] == "detect_format"
     )
     assert detect["output_data"]["source_data"]["stream_id"] == "imec1.ap"
-    assert "stream imec1.ap chosen by the user" in detect["reasoning"]
+    assert (
+        "2 streams (imec0.ap, imec1.ap): converting imec1.ap (chosen by the user); "
+        "not converted: imec0.ap"
+    ) in detect["reasoning"]
     # The script's inputs name that stream, so a rerun converts it too.
     assert '"stream_id": "imec1.ap"' in (root / "scripts" / "metadata.json").read_text()
 

@@ -140,7 +140,7 @@ async def test_bad_calls_get_actionable_errors_and_the_server_keeps_serving(
         assert "Unknown tool" in await fails(client, "convert_everything")
 
         await call(client, "start_conversion", source="rec", conversion_id="c1")
-        assert "has no stream 'imec9.ap' (its streams: imec0.ap)" in await fails(
+        assert "has no stream 'imec9.ap' (its streams: 'imec0.ap')" in await fails(
             client, "detect_format", conversion_id="c1", stream="imec9.ap"
         )
         assert "call detect_format first" in await fails(
