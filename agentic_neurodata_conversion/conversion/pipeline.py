@@ -118,6 +118,7 @@ class ConversionPipeline:
         checkpoint: bool = True,
         request: dict[str, Any] | None = None,
         spare_children: frozenset[int] = frozenset(),
+        register: bool = True,
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in.
 
@@ -125,7 +126,8 @@ class ConversionPipeline:
         process-wide, so use it only where one conversion runs in the process (`convert()`),
         not in a server holding several conversions open. REQUEST (what the user asked:
         format, stream, metadata file, input mode) is kept in the state so that an
-        interrupted conversion can be resumed.
+        interrupted conversion can be resumed. REGISTER=False leaves the registration in
+        the enclosing superdataset to the caller (``tracker.register_in_superdataset``).
         """
         folder, files = formats.check_source_folder(source)
         folder = folder.absolute()
@@ -138,7 +140,7 @@ class ConversionPipeline:
         with timing.timed("stage.start"):
             try:
                 tracker = ConversionProvenanceTracker(
-                    conversion_id, output, source_path=folder, checkpoint=False
+                    conversion_id, output, source_path=folder, checkpoint=False, register=register
                 )
             except BaseException as exc:
                 if not isinstance(exc, KeyboardInterrupt) and not is_disk_full(exc):
@@ -705,6 +707,18 @@ def _disk_full_error(folder: Path, stage: str, needed: int, resumable: Path | No
     )
 
 
+def _unmake(pipeline: ConversionPipeline, output: Path, made_output: bool, existed: bool) -> None:
+    """Remove a conversion refused after its dataset was made (see ``convert``), and the
+    output folder when this command made it and nothing else is in it (an empty conversion
+    folder that was there before is kept, emptied)."""
+    if pipeline.monitor is not None and pipeline.monitor.running:
+        pipeline.monitor.stop("refused")
+    pipeline.tracker.close()
+    _remove_unfinished(pipeline.path, existed)
+    if made_output and output.is_dir() and not any(output.iterdir()):
+        output.rmdir()
+
+
 def _remove_unfinished(target: Path, existed: bool) -> None:
     """Remove a conversion folder whose creation was cut short (an empty folder that was
     there before is kept, emptied)."""
@@ -773,25 +787,17 @@ def convert(
             user,
             metadata_file,
         )
-        from ..datalad_layer.dataset import dl
-
-        try:
-            dl()  # DataLad's import overlaps the check; it creates nothing
-            checked = job.result()  # bad metadata: refused before anything is created
-        except KeyboardInterrupt:
-            interrupts.end_children(spare)
-            raise Interrupted(
-                "interrupted while checking the metadata; nothing was created"
-            ) from None
-        if on_warning is not None:
-            for warning in checked.check.warnings:
-                on_warning(warning)
+        output = Path(output_dir).absolute()
+        made_output = not output.exists()
+        existed = conversion_id is not None and conversion_folder(output, conversion_id).exists()
+        # The dataset is made while the check runs (it costs as long as the check); a refusal
+        # or Ctrl-C then removes it before the command ends, and only a kept conversion is
+        # registered in a superdataset or announced.
         pipeline = ConversionPipeline.start(
             source,
             output_dir,
             conversion_id=conversion_id,
             input_mode=input_mode,
-            progress=progress,
             worker=worker,
             monitor=monitor,
             checkpoint=False,  # run() commits at the script, the run and finalize
@@ -801,7 +807,28 @@ def convert(
                 "metadata_file": str(Path(metadata_file).absolute()) if metadata_file else None,
             },
             spare_children=spare,
+            register=False,
         )
+        try:
+            checked = job.result()  # bad metadata: refused, and nothing is left
+        except BaseException as exc:
+            with interrupts.shielded():
+                _unmake(pipeline, output, made_output, existed)
+            if isinstance(exc, KeyboardInterrupt):
+                interrupts.end_children(spare)
+                raise Interrupted(
+                    "interrupted while checking the metadata; nothing was created"
+                ) from None
+            raise
+        pipeline.tracker.register_in_superdataset()
+        if progress is not None:
+            pipeline.progress = progress
+            pipeline._say(
+                "start", f"conversion {pipeline.tracker.conversion_id} in {pipeline.path}"
+            )
+        if on_warning is not None:
+            for warning in checked.check.warnings:
+                on_warning(warning)
         pipeline.prechecked = checked
         try:
             return pipeline.run(format=format, choose=wanted, metadata_file=metadata_file)

@@ -64,11 +64,13 @@ class ConversionProvenanceTracker:
         sync: bool = False,
         description: str = "",
         checkpoint: bool = True,
+        register: bool = True,
     ) -> None:
         """Create a new conversion dataset. Use ``open()`` to continue an existing one.
 
         With ``checkpoint=False`` the caller commits the first iteration (e.g. together
-        with the input it adds next).
+        with the input it adds next); with ``register=False`` it registers the conversion in
+        its superdataset itself (``register_in_superdataset``), once it knows it is kept.
         """
         self.conversion_id = check_name(conversion_id, "conversion id")
         self.conversion_repo_path = conversion_folder(output_dir, conversion_id)
@@ -99,7 +101,8 @@ class ConversionProvenanceTracker:
             confidence_level=ConfidenceLevel.DEFINITIVE,
             metadata={"tool": TOOL, "version": __version__},
         )
-        self._register("register the new conversion")
+        if register:
+            self.register_in_superdataset()
         if checkpoint:
             self.checkpoint("start conversion")
 
@@ -457,6 +460,9 @@ class ConversionProvenanceTracker:
             to_git = True if dlayer.kept_in_git(root, dlayer.changed_paths(root)) else None
             dlayer.save(self.dataset, message, to_git=to_git)
         return dlayer.git(self.conversion_repo_path, "rev-parse", "HEAD").decode().strip()
+
+    def register_in_superdataset(self) -> None:
+        self._register("register the new conversion")
 
     def _register(self, why: str) -> None:
         """Record the conversion's current commit in its superdataset, and the outcome.
