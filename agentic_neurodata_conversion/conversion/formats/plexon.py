@@ -3,6 +3,7 @@ streams (wideband, spike-band, field potentials); which ones is read from its he
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -18,26 +19,22 @@ FILE_HEADER_BYTES = 7504
 COUNTS_OFFSET = 140  # NumDSPChannels, NumEventChannels, NumSlowChannels (int32 each)
 DSP_HEADER_BYTES, EVENT_HEADER_BYTES, SLOW_HEADER_BYTES = 1020, 296, 296
 BLOCK_HEADER_BYTES = 16
+CONTINUOUS_BLOCK = 5  # block type of slow-channel samples
+# Plexon's meaning of the channel name prefixes, as neo (and so NeuroConv) names streams.
+STREAM_NAMES = {
+    "WB": "WB-Wideband",
+    "FP": "FPl-Low Pass Filtered",
+    "SP": "SPKC-High Pass Filtered",
+    "AI": "AI-Auxiliary Input",
+    "AIF": "AIF-Auxiliary Input Filtered",
+}
 
 
-def plx_streams(path: Path) -> list[str]:
-    """The continuous streams in the file's header (neo parses it: the names are neo's)."""
-    from neo.rawio import PlexonRawIO
-
-    try:
-        reader = PlexonRawIO(filename=str(path), progress_bar=False)
-        reader.parse_header()
-    except Exception as exc:  # a cut or foreign file fails anywhere in the parser
-        raise ConversionError(
-            f"{path} cannot be read as a Plexon .plx file ({type(exc).__name__}: {exc})",
-            "use the file the Plexon system wrote",
-        ) from exc
-    return [str(n) for n in reader.header["signal_streams"]["name"]]
-
-
-def check_blocks(path: Path) -> None:
-    """Every data block is whole: a cut .plx ends inside a block, which readers accept and
-    only fail on when the samples are read, after the conversion dataset exists."""
+def read_blocks(path: Path) -> tuple[list[tuple[str, int]], set[int]]:
+    """Check that every data block is whole (a cut .plx ends inside one, which readers
+    accept until the samples are read, after the conversion dataset exists); return the
+    slow (continuous) channels' (name, channel number) and the channel numbers holding data.
+    One pass over the block headers, no reader."""
     import mmap
     import struct
 
@@ -46,20 +43,40 @@ def check_blocks(path: Path) -> None:
         raise _cut(path, f"{size} bytes, shorter than its {FILE_HEADER_BYTES}-byte header")
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         dsp, event, slow = struct.unpack_from("<3i", data, COUNTS_OFFSET)
-        offset = (
-            FILE_HEADER_BYTES
-            + DSP_HEADER_BYTES * dsp
-            + EVENT_HEADER_BYTES * event
-            + SLOW_HEADER_BYTES * slow
-        )
-        header = struct.Struct("<hhh")  # n_waveforms, words per waveform (at bytes 12, 14)
+        first_slow = FILE_HEADER_BYTES + DSP_HEADER_BYTES * dsp + EVENT_HEADER_BYTES * event
+        if first_slow + SLOW_HEADER_BYTES * slow > size:
+            raise _cut(path, "its channel headers are incomplete")
+        channels = []
+        for i in range(slow):
+            at = first_slow + SLOW_HEADER_BYTES * i
+            name = bytes(data[at : at + 32]).split(b"\0")[0].decode("utf8", "replace")
+            channels.append((name, struct.unpack_from("<i", data, at + 32)[0]))
+        offset = first_slow + SLOW_HEADER_BYTES * slow
+        header = struct.Struct("<h6xhhhh")  # type; channel, unit, waveforms, words at 8..15
+        with_data: set[int] = set()
         while offset < size:
             if offset + BLOCK_HEADER_BYTES > size:
                 raise _cut(path, f"the data block header at byte {offset} is cut")
-            _, waveforms, words = header.unpack_from(data, offset + 10)
+            kind, channel, _, waveforms, words = header.unpack_from(data, offset)
             offset += BLOCK_HEADER_BYTES + 2 * waveforms * words
             if offset > size:
                 raise _cut(path, f"a data block ends at byte {offset}, past the file's end")
+            if kind == CONTINUOUS_BLOCK and waveforms * words:
+                with_data.add(channel)
+    return channels, with_data
+
+
+def plx_streams(path: Path) -> list[str]:
+    """The continuous streams, named as neo (hence NeuroConv) names them: the non-digit
+    prefix of the names of the channels that hold samples (``WB01`` -> ``WB``), with
+    Plexon's own meaning of the usual prefixes (``WB-Wideband`` ...)."""
+    channels, with_data = read_blocks(path)
+    prefixes = set()
+    for name, number in channels:
+        match = re.match(r"^\D+", name)
+        if number in with_data and match:
+            prefixes.add(match.group(0))
+    return [STREAM_NAMES.get(p, p) for p in sorted(prefixes)]
 
 
 def _cut(path: Path, why: str) -> ConversionError:
@@ -71,7 +88,6 @@ def _cut(path: Path, why: str) -> ConversionError:
 def layout(folder: Path, files: Sequence[str], wanted: Mapping[str, str]) -> Layout:
     path = Path(first_file(folder, files, ("*.plx",)))
     _check_magic(path)
-    check_blocks(path)  # before the header is parsed: a cut file must not reach the reader
     streams = plx_streams(path)
     default = NEUROCONV_DEFAULT_STREAM if NEUROCONV_DEFAULT_STREAM in streams else None
     stream = choose(
