@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .. import runtime, timing
@@ -233,6 +233,14 @@ def remove_stranded_objects(repo: str | Path, pattern: str) -> list[str]:
     return removed
 
 
+def commit_in_git(repo: str | Path, message: str, paths: Sequence[str]) -> None:
+    """Commit PATHS, every one kept in git by the annex rules (see ``kept_in_git``), with
+    MESSAGE: the `git add` + `git commit` that `datalad save --to-git` runs for them, without
+    its own status and result passes (0.04 s, not 0.29 s per checkpoint)."""
+    git(repo, "add", "--all", "--", *paths)
+    git(repo, "commit", "--quiet", "--no-verify", "-m", message)
+
+
 def kept_in_git(repo: str | Path, paths: Sequence[str]) -> bool:
     """True when the annex rules keep every one of PATHS in git (one `git check-attr`)."""
     if not paths:
@@ -245,8 +253,17 @@ def kept_in_git(repo: str | Path, paths: Sequence[str]) -> bool:
         "annex.largefiles",
         input="\0".join(paths).encode() + b"\0",
     )
-    values = out.split(b"\0")[2::3]  # path, attribute, value triples
-    return len(values) >= len(paths) and all(v == b"nothing" for v in values[: len(paths)])
+    triples = out.split(b"\0")
+    values = dict(zip(triples[0::3], triples[2::3], strict=False))  # path -> rule
+    return all(
+        values.get(os.fsencode(p)) == b"nothing" or PurePosixPath(p).name in GIT_DOTFILES
+        for p in paths
+    )
+
+
+# The layout's own dotfiles: text or empty, so in git under any rule (git-annex keeps
+# dotfiles out of the annex unless told, and the default rule annexes only binary content).
+GIT_DOTFILES = (".gitattributes", ".gitignore", ".gitkeep")
 
 
 FILTER_MARKER = "# anc: files kept in git bypass the git-annex filter"

@@ -5,8 +5,8 @@ returns its stdout; ``iter_git`` yields its output split at a separator as it ar
 caller reads git's batched output (``-z``, ``--json``) item by item instead of starting one
 process per path. Both prepare the environment first (``runtime.prepare()``: git-annex on
 PATH, a git identity), are timed as ``git.<verb>`` (``annex.<verb>`` for ``git annex``), and
-fail the same way: a ``GitError`` naming the command, the repository and the last line of
-stderr, or ``DiskFull`` when that stderr says the disk is full (raised even with
+fail the same way: a ``GitError`` naming the command, the repository and stderr's first
+``fatal:``/``error:`` line (else its last), or ``DiskFull`` when that stderr says the disk is full (raised even with
 ``check=False``: no caller can go on without the write that failed).
 """
 
@@ -58,7 +58,9 @@ def _failed(
     text = stderr.decode(errors="replace")
     where = f" in {os.fspath(repo)}" if repo is not None else ""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    said = lines[-1] if lines else f"exit {code}"
+    # git's own verdict ("fatal: cannot lock ref 'HEAD': ...") over the advice after it
+    verdict = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    said = verdict[0] if verdict else lines[-1] if lines else f"exit {code}"
     error = GitError(
         f"{_command_text(args)} failed{where}: {said}",
         command=("git", *args),

@@ -456,9 +456,12 @@ class ConversionProvenanceTracker:
             dlayer.save(self.dataset, message, paths=paths)
         else:
             # Most checkpoints change only text the rules keep in git (journal, state,
-            # reports): then `git add` does, without starting git-annex (0.29 s, not ~0.38 s).
-            to_git = True if dlayer.kept_in_git(root, dlayer.changed_paths(root)) else None
-            dlayer.save(self.dataset, message, to_git=to_git)
+            # reports): then git commits them, without DataLad or git-annex (0.04 s, not 0.29).
+            changed = dlayer.changed_paths(root)
+            if dlayer.kept_in_git(root, changed):
+                dlayer.commit_in_git(root, message, changed)
+            else:
+                dlayer.save(self.dataset, message)
         return dlayer.git(self.conversion_repo_path, "rev-parse", "HEAD").decode().strip()
 
     def register_in_superdataset(self) -> None:
