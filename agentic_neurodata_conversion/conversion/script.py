@@ -104,6 +104,11 @@ def main():
         from neuroconv import converters
 
         interface = getattr(converters, conversion["converter"])(**source)
+        for key, arguments in conversion["interface_options"].items():  # rebuilt with them
+            part = interface.data_interface_objects[key]
+            interface.data_interface_objects[key] = type(part)(
+                folder_path=source["folder_path"], **arguments
+            )
     else:
         interface = getattr(datainterfaces, conversion["interface"])(**source)
     parts = getattr(interface, "data_interface_objects", None) or {{"": interface}}
@@ -269,6 +274,7 @@ def render_script(
             "format": spec.name,
             "interface": spec.interface,
             "converter": detection.converter,
+            "interface_options": detection.interface_options,
             "source_data": source_data,
             "output": context.output,
             "dataset_root": os.path.relpath(".", script_dir),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 from agentic_neurodata_conversion.journal.chain import iter_entries
@@ -106,14 +107,27 @@ def test_a_real_recording_converts_end_to_end_and_verifies(
     assert "reproduces every output" in out
 
 
+@pytest.mark.parametrize("toggled", [False, True], ids=["as-recorded", "a-line-toggles"])
 def test_all_streams_of_the_real_spikeglx_recording_go_into_one_checked_nwb(
-    real_recording: Callable[[str], Path], tmp_path: Path, run_cli: RunCli
+    toggled: bool, real_recording: Callable[[str], Path], tmp_path: Path, run_cli: RunCli
 ) -> None:
     source = real_recording("sglx_Noise4Sam_g0/Noise4Sam_g0")
+    if toggled:  # line 2 of the NIDQ digital word (its last column) goes high 3 times
+        nidq = source / "Noise4Sam_g0_t0.nidq.bin"
+        data = np.fromfile(nidq, dtype="<i2").reshape(-1, 9)
+        for start in (1000, 20000, 40000):
+            data[start : start + 500, 8] |= 1 << 2
+        data.tofile(nidq)
     code, out, err = run_cli(
         "convert", str(source), "--all-streams", "--output", str(tmp_path / "out")
     )
+    assert code == 0, out + err
     root = Path(out.strip().splitlines()[-1])
+    assert out.startswith("completed: ")
+    validation = json.loads((root / "reports" / "validation.json").read_text())
+    counts = validation["counts"]
+    assert validation["passes"] and counts["ERROR"] == counts["CRITICAL"] == 0, counts
+    assert counts["BEST_PRACTICE_VIOLATION"] == 0, counts
     evaluation = json.loads((root / "reports" / "evaluation.json").read_text())
     assert evaluation["passes"], evaluation["summary"]
     checked = {s["series"]: s["samples_compared"] for s in evaluation["series"]}
@@ -129,8 +143,19 @@ def test_all_streams_of_the_real_spikeglx_recording_go_into_one_checked_nwb(
     ]
     assert detected["output_data"]["converter"] == "SpikeGLXConverterPipe"
     assert "(--all-streams)" in detected["reasoning"][-1]
-    # Known upstream problem, left alone: NeuroConv 0.10.2 writes an empty EventsTable for
-    # the NIDQ digital line that saw no events, and nwbinspector's checks raise on it, so
-    # the validation (not the data) fails this conversion. When that is fixed upstream,
-    # this turns to code 0 and the assertion below must change.
-    assert code == 1 and "failed" in out, out + err
+    (nwb,) = (root / "outputs").glob("*.nwb")
+    tables: list[str] = []  # anywhere in the file (NeuroConv puts them under /events)
+    with h5py.File(nwb, "r") as f:
+        f.visititems(
+            lambda name, obj: (
+                tables.append(name) if obj.attrs.get("neurodata_type") == "EventsTable" else None
+            )
+        )
+    if toggled:
+        assert "NIDQ digital word XD0: events from lines 2" in detected["reasoning"]
+        assert len(tables) == 1  # the one line that changes; none for the 7 that do not
+    else:  # no line changes: no (empty) events tables, which the inspector cannot read
+        assert "NIDQ digital word XD0: no line changes state, so no events" in detected["reasoning"]
+        assert tables == []
+    code, out, err = run_cli("verify", str(root))
+    assert code == 0, out + err

@@ -235,11 +235,12 @@ def detect_format(
     if spec.check is not None:
         spec.check(path, chosen)
     reasoning = tuple(c.reasoning() for c in chosen.choices)
-    converter, source_data = None, chosen.source_data
+    converter, source_data, options = None, chosen.source_data, {}
     if all_streams and spec.all_streams is not None:
-        converter, source_data = spec.all_streams(chosen)
+        converter, source_data, options, why = spec.all_streams(chosen)
         reasoning = (
             *(c.reasoning() for c in chosen.choices if c.axis != "stream"),
+            *why,
             f"every stream into one NWB file with NeuroConv's {converter}, as asked "
             "(--all-streams)",
         )
@@ -248,6 +249,7 @@ def detect_format(
         source_data=source_data,
         choices=chosen.choices,
         converter=converter,
+        interface_options=options,
         reasoning=detection.reasoning + chosen.reasoning + reasoning,
     )
 
@@ -313,7 +315,8 @@ def make_interface(detection: Detection) -> BaseDataInterface:
 
         cls = getattr(neuroconv.converters, detection.converter)
     try:
-        return cls(**detection.source_data)
+        interface = cls(**detection.source_data)
+        return with_interface_options(interface, detection.interface_options, detection.source_data)
     except Exception as exc:  # readers raise anything; the message is what the user needs
         source = next(
             (
@@ -327,6 +330,19 @@ def make_interface(detection: Detection) -> BaseDataInterface:
             f"{detection.spec.display_name} reader failed on {source}: {first_line(exc)}",
             "check that the recording is complete and unmodified",
         ) from exc
+
+
+def with_interface_options(
+    converter: Any, options: Mapping[str, Mapping[str, Any]], source_data: Mapping[str, Any]
+) -> Any:
+    """CONVERTER with the interfaces named in OPTIONS rebuilt on the same folder with those
+    arguments (the generated script does the same)."""
+    for key, arguments in options.items():
+        part = converter.data_interface_objects[key]
+        converter.data_interface_objects[key] = type(part)(
+            folder_path=source_data["folder_path"], **arguments
+        )
+    return converter
 
 
 def first_line(exc: BaseException) -> str:

@@ -92,9 +92,12 @@ class FormatSpec:
     # The layout's own sign, beyond file names (a .xml named like the .dat, say): the reason
     # it fits, or None when the files only look alike.
     confirm: Callable[[Sequence[str]], str | None] | None = None
-    # Every stream into one NWB (``--all-streams``): the class in ``neuroconv.converters``
-    # and its source arguments, from the layout chosen (record node, block).
-    all_streams: Callable[[Layout], tuple[str, dict[str, Any]]] | None = None
+    # Every stream into one NWB (``--all-streams``): from the layout chosen (record node,
+    # block), the class in ``neuroconv.converters``, its source arguments, arguments for some
+    # of its interfaces (rebuilt with them, by key), and the reasons for those.
+    all_streams: (
+        Callable[[Layout], tuple[str, dict[str, Any], dict[str, dict[str, Any]], list[str]]] | None
+    ) = None
 
     def install_hint(self) -> str:
         return f'install its readers with `pip install "neuroconv[{self.extra}]"`'
@@ -114,6 +117,8 @@ class Detection:
     source_data: dict[str, Any] = field(default_factory=dict)
     choices: tuple[Choice, ...] = ()
     converter: str | None = None  # all streams: a ``neuroconv.converters`` class reads them
+    # the converter's interfaces rebuilt with these arguments, by key (``--all-streams``)
+    interface_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def spec(self) -> FormatSpec:
@@ -152,6 +157,7 @@ class Detection:
             "streams": list(self.streams),
             "stream": self.stream,
             "converter": self.converter,
+            "interface_options": self.interface_options,
             "choices": {
                 c.axis: {"options": list(c.options), "chosen": c.chosen, "by_user": c.by_user}
                 for c in self.choices

@@ -161,7 +161,7 @@ def check_legacy(folder: Path, chosen: Layout) -> None:
             )
 
 
-def all_streams(chosen: Layout) -> tuple[str, dict[str, Any]]:
+def all_streams(chosen: Layout) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], list[str]]:
     """Every stream of the record node, through NeuroConv's OpenEphysBinaryConverter (it
     reads a node's only experiment: with several, one is converted at a time)."""
     if "block_index" in chosen.source_data:
@@ -170,7 +170,7 @@ def all_streams(chosen: Layout) -> tuple[str, dict[str, Any]]:
             "converts a record node with one",
             "convert one stream at a time with --block and --stream",
         )
-    return "OpenEphysBinaryConverter", {"folder_path": chosen.source_data["folder_path"]}
+    return "OpenEphysBinaryConverter", {"folder_path": chosen.source_data["folder_path"]}, {}, []
 
 
 FORMATS = (

@@ -189,9 +189,58 @@ def announced_shortfall(bin_path: Path) -> str | None:
     return f"{bin_path.name} holds {size} of the {announced} bytes its .meta announces"
 
 
-def all_streams(chosen: Layout) -> tuple[str, dict[str, Any]]:
-    """AP, LF, NIDQ and sync channels of the gate, through NeuroConv's SpikeGLXConverterPipe."""
-    return "SpikeGLXConverterPipe", {"folder_path": chosen.source_data["folder_path"]}
+# Samples of the NIDQ digital words read per block when looking for lines that change.
+NIDQ_BLOCK_SAMPLES = 1 << 20
+
+
+def changing_lines(nidq_bin: Path) -> dict[str, list[int]]:
+    """For each NIDQ digital word (``XD0`` ...), the lines (bits) that change state at least
+    once: read from the .bin's last ``snsMnMaXaDw`` columns, a block at a time."""
+    import numpy as np
+
+    meta = read_meta(nidq_bin.with_suffix(".meta"))
+    channels = int(meta["nSavedChans"])
+    words = int(meta.get("snsMnMaXaDw", "0,0,0,0").split(",")[-1])
+    if not words:
+        return {}
+    data = np.memmap(nidq_bin, dtype="<u2", mode="r")
+    data = data[: data.size // channels * channels].reshape(-1, channels)[:, channels - words :]
+    changed = np.zeros(words, dtype=np.uint16)
+    for start in range(0, data.shape[0], NIDQ_BLOCK_SAMPLES):
+        block = np.asarray(data[max(start - 1, 0) : start + NIDQ_BLOCK_SAMPLES])
+        if len(block) > 1:
+            changed |= np.bitwise_or.reduce(block[1:] ^ block[:-1], axis=0)
+    return {f"XD{w}": [bit for bit in range(16) if changed[w] >> bit & 1] for w in range(words)}
+
+
+def all_streams(chosen: Layout) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], list[str]]:
+    """AP, LF, NIDQ and sync channels of the gate, through NeuroConv's SpikeGLXConverterPipe;
+    the NIDQ board's events only from the digital lines that change (NeuroConv would write
+    an empty events table for each line that never does, which the inspector cannot read)."""
+    folder = Path(chosen.source_data["folder_path"])
+    options: dict[str, dict[str, Any]] = {}
+    reasoning = []
+    nidq = sorted(p for p in folder.glob("*.nidq.bin") if NAME.match(p.name))
+    if nidq:
+        lines = changing_lines(nidq[0])
+        detect = {
+            word: [{"signal_conditioning": {"bits": bits}, "detection": "high_period"}]
+            for word, bits in lines.items()
+            if bits
+        }
+        # No line changes: NeuroConv 0.10 writes no events only through the empty (legacy)
+        # digital_channel_groups, deprecated for removal on or after August 2027; an empty
+        # detection_configuration still expects Events metadata. Replace when it can.
+        options["nidq"] = (
+            {"detection_configuration": detect} if detect else {"digital_channel_groups": {}}
+        )
+        for word, bits in lines.items():
+            reasoning.append(
+                f"NIDQ digital word {word}: events from lines {', '.join(map(str, bits))}"
+                if bits
+                else f"NIDQ digital word {word}: no line changes state, so no events"
+            )
+    return "SpikeGLXConverterPipe", {"folder_path": str(folder)}, options, reasoning
 
 
 FORMATS = (
