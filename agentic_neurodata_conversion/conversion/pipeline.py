@@ -119,7 +119,6 @@ class ConversionPipeline:
         request: dict[str, Any] | None = None,
         spare_children: frozenset[int] = frozenset(),
         register: bool = True,
-        digest: Callable[[Path], str] | None = None,
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in.
 
@@ -129,7 +128,6 @@ class ConversionPipeline:
         format, stream, metadata file, input mode) is kept in the state so that an
         interrupted conversion can be resumed. REGISTER=False leaves the registration in
         the enclosing superdataset to the caller (``tracker.register_in_superdataset``).
-        DIGEST gives a reference input's file checksums (default: computed when needed).
         """
         folder, files = formats.check_source_folder(source)
         folder = folder.absolute()
@@ -167,7 +165,7 @@ class ConversionPipeline:
                 self.monitor.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
             self._say("start", f"conversion {conversion_id} in {tracker.path}")
             self._state(request={"input_mode": input_mode, **(request or {})}, agent=agent)
-            self.add_input(folder, input_mode, checkpoint=checkpoint, digest=digest)
+            self.add_input(folder, input_mode, checkpoint=checkpoint)
         except KeyboardInterrupt:
             self.interrupted("start")
         except BaseException as exc:
@@ -177,23 +175,10 @@ class ConversionPipeline:
             raise
         return self
 
-    def add_input(
-        self,
-        folder: Path,
-        input_mode: str,
-        *,
-        checkpoint: bool = True,
-        digest: Callable[[Path], str] | None = None,
-    ) -> None:
+    def add_input(self, folder: Path, input_mode: str, *, checkpoint: bool = True) -> None:
         """The start stage's work after the dataset exists: bring the recording in."""
         # The input's name in inputs/ is a slug; its record keeps the original path.
-        ref = self.tracker.add_input(
-            folder,
-            mode=input_mode,
-            name=slug(folder.name),
-            commit=False,
-            **({"digest": digest} if digest is not None else {}),
-        )
+        ref = self.tracker.add_input(folder, mode=input_mode, name=slug(folder.name), commit=False)
         self._state(stage="start", input=ref.to_dict())
         if checkpoint:  # else the next stage's commit includes the start
             self.tracker.checkpoint(f"start conversion of {folder.name} (input: {ref.mode})")
@@ -782,14 +767,6 @@ def convert(
     check_locations(Path(source).absolute(), Path(output_dir).absolute())
     spare = interrupts.current_children()
     with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
-        from ..datalad_layer.dataset import enclosing_dataset
-
-        # A recording referenced (as "auto" references one in no dataset) is hashed in a
-        # child meanwhile too; other modes do not need its checksums.
-        by_reference = input_mode == "reference" or (
-            input_mode == "auto" and enclosing_dataset(Path(source).absolute()) is None
-        )
-        digests = workers.ForkedDigests(Path(source)) if by_reference else None
         from . import metadata as md  # (pydantic) while the helper imports NeuroConv
 
         folder = Path(source).absolute()
@@ -816,30 +793,22 @@ def convert(
         # The dataset is made while the check runs (it costs as long as the check); a refusal
         # or Ctrl-C then removes it before the command ends, and only a kept conversion is
         # registered in a superdataset or announced.
-        try:
-            pipeline = ConversionPipeline.start(
-                source,
-                output_dir,
-                conversion_id=conversion_id,
-                input_mode=input_mode,
-                worker=worker,
-                monitor=monitor,
-                checkpoint=False,  # run() commits at the script, the run and finalize
-                request={
-                    "format": format,
-                    "choose": wanted,
-                    "metadata_file": str(Path(metadata_file).absolute()) if metadata_file else None,
-                },
-                spare_children=spare,
-                register=False,
-                digest=digests,
-            )
-        except BaseException:
-            if digests is not None:
-                digests.cancel()  # an interrupted or failed start does not wait for it
-            raise
-        if digests is not None:
-            digests.close()  # collected (add_input normally has, when it asked for a digest)
+        pipeline = ConversionPipeline.start(
+            source,
+            output_dir,
+            conversion_id=conversion_id,
+            input_mode=input_mode,
+            worker=worker,
+            monitor=monitor,
+            checkpoint=False,  # run() commits at the script, the run and finalize
+            request={
+                "format": format,
+                "choose": wanted,
+                "metadata_file": str(Path(metadata_file).absolute()) if metadata_file else None,
+            },
+            spare_children=spare,
+            register=False,
+        )
         try:
             checked = job.result()  # bad metadata: refused, and nothing is left
         except BaseException as exc:

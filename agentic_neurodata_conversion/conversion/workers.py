@@ -13,7 +13,6 @@ import contextlib
 import multiprocessing
 import os
 import pickle
-import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -151,45 +150,7 @@ def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
             raise value
         return value
 
-    result.pid = pid  # type: ignore[attr-defined]
     return result
-
-
-class ForkedDigests:
-    """A referenced recording's checksums, hashed from now on in a forked child (not a
-    thread: hashing in this process slowed its own start-up work by half), so that the
-    conversion dataset's manifest does not wait for them. Call with a path for its digest
-    (computed here when the child did not hash it); ``close`` collects the child."""
-
-    def __init__(self, source: Path) -> None:
-        from ..provenance.inputs import digest_files
-
-        self._wait: Callable[[], object] | None = _forked(digest_files, source)
-        self._pid = self._wait.pid  # type: ignore[attr-defined]
-        self._digests: dict[str, str] | None = None
-
-    def __call__(self, path: Path) -> str:
-        from ..provenance.inputs import sha256_file
-
-        if self._digests is None:
-            self.close()
-        found = (self._digests or {}).get(str(path.absolute()))
-        return found if found is not None else sha256_file(path)
-
-    def close(self) -> None:
-        wait, self._wait = self._wait, None
-        if wait is not None:
-            try:
-                self._digests = wait()  # type: ignore[assignment]
-            except Exception:  # the child failed (a file it could not read): hash here
-                self._digests = {}
-
-    def cancel(self) -> None:
-        """End the child now (an interrupted or failed start must not wait for it)."""
-        if self._wait is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            self.close()
 
 
 def validate_and_evaluate(

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,14 +54,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-Digest = Callable[[Path], str]
-
-
-def digest_files(source: Path) -> dict[str, str]:
-    """Absolute path -> sha256 of every file a reference input of SOURCE records."""
-    return {str(path): sha256_file(path) for path in _walk_files(source.absolute())}
-
-
 def _walk_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
@@ -72,13 +63,7 @@ def _walk_files(root: Path) -> list[Path]:
 
 
 def add_input(
-    dataset: Dataset,
-    root: Path,
-    source: Path,
-    *,
-    mode: str,
-    name: str | None,
-    digest: Digest = sha256_file,
+    dataset: Dataset, root: Path, source: Path, *, mode: str, name: str | None
 ) -> InputRef:
     if mode not in INPUT_MODES:
         raise UsageError(f"unknown input mode {mode!r}", f"use one of: {', '.join(INPUT_MODES)}")
@@ -124,8 +109,7 @@ def add_input(
     if not files:
         raise UsageError(f"input {source} holds no files", "give the folder of the recording")
     if mode == "reference":
-        manifest = target.with_name(name + MANIFEST_SUFFIX)
-        ref = _as_reference(root, source, files, manifest, name, digest)
+        ref = _as_reference(root, source, files, target.with_name(name + MANIFEST_SUFFIX), name)
         if holds_us:
             ref.reason += f"; not a subdataset: its dataset {origin} also holds the conversion"
         return ref
@@ -167,7 +151,7 @@ def _size(path: Path) -> int:
 
 
 def _as_reference(
-    root: Path, source: Path, files: list[Path], manifest: Path, name: str, digest: Digest
+    root: Path, source: Path, files: list[Path], manifest: Path, name: str
 ) -> InputRef:
     base = source if source.is_dir() else source.parent
     entries = []
@@ -177,7 +161,7 @@ def _as_reference(
             {
                 "path": path.relative_to(base).as_posix(),
                 "size": st.st_size,
-                "sha256": digest(path),
+                "sha256": sha256_file(path),
             }
         )
     manifest.write_text(

@@ -395,19 +395,12 @@ class ConversionProvenanceTracker:
         mode: str = "auto",
         name: str | None = None,
         commit: bool = True,
-        digest: input_refs.Digest = input_refs.sha256_file,
     ) -> input_refs.InputRef:
-        """Bring the source recording in: as a subdataset, by reference (with its files'
-        DIGEST, e.g. one computed ahead in another process), or as a copy."""
+        """Bring the source recording in: as a subdataset, by reference, or as a copy."""
         self._refuse_if_finalized()
         with self._lock:
             ref = input_refs.add_input(
-                self.dataset,
-                self.conversion_repo_path,
-                Path(source),
-                mode=mode,
-                name=name,
-                digest=digest,
+                self.dataset, self.conversion_repo_path, Path(source), mode=mode, name=name
             )
             self.record_provenance(
                 ProvenanceSource.AUTO_EXTRACTED,
