@@ -59,15 +59,11 @@ def convert(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Convert a recording to NWB inside a new tracked conversion dataset."""
+    from ..conversion.formats import stream_wish
     from ..conversion.pipeline import convert as run_convert
     from ..errors import UsageError
 
-    if all_streams and stream is not None:
-        raise UsageError("--stream and --all-streams exclude each other", "give one of them")
-    if all_streams:
-        from ..conversion.formats import ALL_STREAMS
-
-        stream = ALL_STREAMS
+    stream = stream_wish(stream, all_streams, ("--stream", "--all-streams"))
     if input_mode not in INPUT_MODES:
         raise UsageError(
             f"unknown --input-mode {input_mode!r}", f"use one of: {', '.join(INPUT_MODES)}"

@@ -163,7 +163,7 @@ class ConversionPipeline:
                 # Samples resources until finalize, which commits reports/metrics.jsonl.
                 self.monitor = ConversionMonitor.for_tracker(tracker, interval_s=monitor_interval_s)
                 self.monitor.annotate(input_bytes=sum((folder / f).stat().st_size for f in files))
-            self._say("start", f"conversion {conversion_id} in {tracker.path}")
+            self.announce_start()
             self._state(request={"input_mode": input_mode, **(request or {})}, agent=agent)
             self.add_input(folder, input_mode, checkpoint=checkpoint)
         except KeyboardInterrupt:
@@ -199,6 +199,9 @@ class ConversionPipeline:
 
     def _state(self, **updates: Any) -> None:
         self.tracker.update_pipeline_state(updates)
+
+    def announce_start(self) -> None:
+        self._say("start", f"conversion {self.tracker.conversion_id} in {self.path}")
 
     def _say(self, stage: str, message: str) -> None:
         self.progress(stage, message)
@@ -249,7 +252,7 @@ class ConversionPipeline:
         with timing.timed("stage.detect"):
             self._say("detect", "detecting the recording format")
             folder = self.source_folder()
-            wanted = {k: v for k, v in (choose or {}).items() if v is not None}
+            wanted = formats.wishes(choose)
             detection = self._reading(
                 cache,
                 lambda: (
@@ -762,7 +765,7 @@ def convert(
 
         user = load_user_metadata(metadata_file)  # an unreadable file: refused at once
     # Unrecognisable, ambiguous or corrupt recordings are refused before anything is created.
-    wanted = {k: v for k, v in (choose or {}).items() if v is not None}
+    wanted = formats.wishes(choose)
     detection = formats.detect_format(source, format, choose=wanted)
     check_locations(Path(source).absolute(), Path(output_dir).absolute())
     spare = interrupts.current_children()
@@ -823,9 +826,7 @@ def convert(
         pipeline.tracker.register_in_superdataset()
         if progress is not None:
             pipeline.progress = progress
-            pipeline._say(
-                "start", f"conversion {pipeline.tracker.conversion_id} in {pipeline.path}"
-            )
+            pipeline.announce_start()
         if on_warning is not None:
             for warning in checked.check.warnings:
                 on_warning(warning)

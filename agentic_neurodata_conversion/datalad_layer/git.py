@@ -6,8 +6,9 @@ caller reads git's batched output (``-z``, ``--json``) item by item instead of s
 process per path. Both prepare the environment first (``runtime.prepare()``: git-annex on
 PATH, a git identity), are timed as ``git.<verb>`` (``annex.<verb>`` for ``git annex``), and
 fail the same way: a ``GitError`` naming the command, the repository and stderr's first
-``fatal:``/``error:`` line (else its last), or ``DiskFull`` when that stderr says the disk is full (raised even with
-``check=False``: no caller can go on without the write that failed).
+``fatal:``/``error:`` line (else its last), or ``DiskFull`` when that stderr says the disk
+is full (raised even with ``check=False``: no caller can go on without the write that
+failed).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ..conversion import formats, stages
-from ..errors import AncError, UsageError
+from ..errors import AncError
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from .paths import Roots
 from .provenance_integration import ConversionBusy, MCPProvenanceManager, client_identity
@@ -304,9 +304,7 @@ class ConversionTools:
 
         def work(p: ConversionPipeline) -> Detected:
             _writable(p)
-            if all_streams and stream is not None:
-                raise UsageError("stream and all_streams exclude each other", "give one of them")
-            which = formats.ALL_STREAMS if all_streams else stream
+            which = formats.stream_wish(stream, all_streams, ("stream", "all_streams"))
             wanted = {"stream": which, "record_node": record_node, "block": block}
             d = p.detect(format, wanted, cache=self.resources.cache)
             return Detected(

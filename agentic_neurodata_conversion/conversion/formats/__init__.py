@@ -54,6 +54,8 @@ __all__ = [
     "list_files",
     "make_interface",
     "missing_requirements",
+    "stream_wish",
+    "wishes",
 ]
 
 # Files listed as evidence per detection; a folder may hold thousands of files.
@@ -160,6 +162,19 @@ def _scores(files: Sequence[str]) -> list[tuple[float, str, list[str], str | Non
     return scores
 
 
+def wishes(choose: Mapping[str, str | None] | None) -> dict[str, str]:
+    """The axes CHOOSE names (an option left out, None, names none)."""
+    return {axis: value for axis, value in (choose or {}).items() if value is not None}
+
+
+def stream_wish(stream: str | None, all_streams: bool, flags: tuple[str, str]) -> str | None:
+    """The stream choice of ``--stream`` / ``--all-streams`` (FLAGS: how the caller names the
+    two), refusing both at once."""
+    if all_streams and stream is not None:
+        raise UsageError(f"{flags[0]} and {flags[1]} exclude each other", "give one of them")
+    return ALL_STREAMS if all_streams else stream
+
+
 def detect_format(
     folder: str | Path,
     format: str | None = None,
@@ -178,7 +193,7 @@ def detect_format(
     recording is corrupt.
     """
     path, files = check_source_folder(folder)
-    wanted = {k: v for k, v in (choose or {}).items() if v is not None}
+    wanted = wishes(choose)
     if stream is not None:
         wanted["stream"] = stream
     all_streams = wanted.get("stream") == ALL_STREAMS

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, check_binary_size, file_layout, stems
+from .base import FormatSpec, Layout, check_binary_size, file_layout, paired
 
 PACKET_BYTES = 432  # one raw packet: header, 3 samples x 64 channels, trailer
 
@@ -23,8 +23,8 @@ def check(folder: Path, chosen: Layout) -> None:
 
 
 def confirm(files: Sequence[str]) -> str | None:
-    paired = set(stems(files, "*.bin")) & set(stems(files, "*.set"))
-    return f"a .bin + .set pair ({', '.join(sorted(paired))})" if paired else None
+    pairs = paired(files, "*.bin", "*.set")
+    return f"a .bin + .set pair ({', '.join(pairs)})" if pairs else None
 
 
 FORMATS = (

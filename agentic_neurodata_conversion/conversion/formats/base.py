@@ -256,6 +256,12 @@ def file_layout(*patterns: str) -> LayoutRule:
     return layout
 
 
+def paired(files: Sequence[str], first: str, second: str) -> list[str]:
+    """Stems (lower-case) that a file matching FIRST and one matching SECOND share: a
+    recording and its companion written under the same name (``x.bin`` + ``x.set``)."""
+    return sorted(set(stems(files, first)) & set(stems(files, second)))
+
+
 def stems(files: Sequence[str], *patterns: str) -> dict[str, str]:
     """Lower-case file stem -> file, for files matching PATTERNS (pairing companions)."""
     return {
@@ -284,18 +290,37 @@ def list_files(folder: Path) -> list[str]:
     return sorted(files)
 
 
+def truncated(path: Path, why: str, what: str = "recording") -> ConversionError:
+    """The one-line refusal of a file cut short: what is wrong with it, and where to get
+    WHAT again."""
+    return ConversionError(
+        f"{path} is truncated: {why}", f"copy the {what} again from the acquisition machine"
+    )
+
+
 def check_binary_size(path: Path, frame: int, what: str, unit: str) -> int:
     """PATH holds whole frames of FRAME bytes (UNIT names one); returns how many."""
     size = path.stat().st_size
     if size == 0:
         raise ConversionError(f"{path} is empty", f"copy the {what} again; it holds no samples")
     if size % frame:
-        raise ConversionError(
-            f"{path} is truncated: {size} bytes is not a whole number of {unit} "
-            f"({frame} bytes each)",
-            f"copy the {what} again from the acquisition machine",
+        raise truncated(
+            path, f"{size} bytes is not a whole number of {unit} ({frame} bytes each)", what
         )
     return size // frame
+
+
+def check_header_and_records(path: Path, header: int, record: int) -> None:
+    """PATH holds a whole HEADER-byte header, then whole RECORD-byte records."""
+    size = path.stat().st_size
+    if size < header:
+        raise truncated(path, f"{size} bytes, shorter than its {header}-byte header")
+    if (size - header) % record:
+        raise truncated(
+            path,
+            f"{size - header} bytes after the header is not a whole number of "
+            f"{record}-byte records",
+        )
 
 
 def check_int16_frames(path: Path, channels: int, what: str = "recording") -> int:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, choose, natural_key, stems
+from .base import FormatSpec, Layout, choose, natural_key, paired, truncated
 
 DEFAULT_RULE = "the highest-rate file (.ns6 > .ns5 > ...), by default"
 # NSx 2.2/2.3: id, version, header bytes, label, comment, period, resolution, time origin,
@@ -32,12 +32,6 @@ def layout(folder: Path, files: Sequence[str], wanted: Mapping[str, str]) -> Lay
     return Layout({"file_path": str(folder / by_ext[stream.chosen])}, (stream,))
 
 
-def _truncated(path: Path, why: str) -> ConversionError:
-    return ConversionError(
-        f"{path} is truncated: {why}", "copy the recording again from the acquisition machine"
-    )
-
-
 def check(folder: Path, chosen: Layout) -> None:
     """The .nev beside the file, and an NSx whose header and packets are whole."""
     path = Path(chosen.source_data["file_path"])
@@ -48,7 +42,7 @@ def check(folder: Path, chosen: Layout) -> None:
             "copy the .nev file the Blackrock system wrote with the .nsX files",
         )
     if path.stat().st_size < 8:
-        raise _truncated(path, "its header is incomplete")
+        raise truncated(path, "its header is incomplete")
     # Mapped, not read: an .ns6 may be many GB; only packet headers are touched.
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         _check_nsx(path, data)
@@ -58,11 +52,11 @@ def _check_nsx(path: Path, data: mmap.mmap) -> None:
     kind = data[:8]
     if kind == b"NEURALSG":  # file spec 2.1: fixed header, then int16 frames
         if len(data) < 32:
-            raise _truncated(path, "its header is incomplete")
+            raise truncated(path, "its header is incomplete")
         channels = struct.unpack_from("<I", data, 28)[0]
         body = len(data) - 32 - 4 * channels
         if body < 0 or body % (2 * max(channels, 1)):
-            raise _truncated(path, f"the samples are not whole frames of {channels} channels")
+            raise truncated(path, f"the samples are not whole frames of {channels} channels")
         return
     if kind not in (b"NEURALCD", b"BRSMPGRP"):
         raise ConversionError(
@@ -70,27 +64,27 @@ def _check_nsx(path: Path, data: mmap.mmap) -> None:
             "use the file the Blackrock system wrote",
         )
     if len(data) < NSX22_CHANNEL_COUNT_OFFSET + 4:
-        raise _truncated(path, "its header is incomplete")
+        raise truncated(path, "its header is incomplete")
     header_bytes = struct.unpack_from("<I", data, 10)[0]
     channels = struct.unpack_from("<I", data, NSX22_CHANNEL_COUNT_OFFSET)[0]
     stamp = 8 if kind == b"BRSMPGRP" else 4
     offset = header_bytes
     if offset > len(data):
-        raise _truncated(path, "its extended headers are incomplete")
+        raise truncated(path, "its extended headers are incomplete")
     while offset < len(data):
         if len(data) < offset + 1 + stamp + 4:
-            raise _truncated(path, f"a data packet header at byte {offset} is cut")
+            raise truncated(path, f"a data packet header at byte {offset} is cut")
         points = struct.unpack_from("<I", data, offset + 1 + stamp)[0]
         end = offset + 1 + stamp + 4 + points * channels * 2
         if end > len(data):
-            raise _truncated(path, f"the data packet at byte {offset} needs {end} bytes")
+            raise truncated(path, f"the data packet at byte {offset} needs {end} bytes")
         offset = end
 
 
 def confirm(files: Sequence[str]) -> str | None:
-    paired = set(stems(files, "*.ns[1-6]")) & set(stems(files, "*.nev"))
-    if paired:
-        return f"an .nsX + .nev pair ({', '.join(sorted(paired))})"
+    pairs = paired(files, "*.ns[1-6]", "*.nev")
+    if pairs:
+        return f"an .nsX + .nev pair ({', '.join(pairs)})"
     return "an .nsX file (its .nev is missing)"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, check_binary_size, choose, natural_key
+from .base import FormatSpec, Layout, check_binary_size, choose, natural_key, truncated
 
 MAGIC = {".rhd": 0xC6912702, ".rhs": 0xD69127AC}
 HEADERS = ("info.rhd", "info.rhs")
@@ -62,10 +62,10 @@ def check(folder: Path, chosen: Layout) -> None:
     samples = check_binary_size(time_file, 4, "recording", "int32 time stamps")
     size = amplifier.stat().st_size
     if size == 0 or size % (2 * samples):
-        raise ConversionError(
-            f"{amplifier} is truncated: {size} bytes is not a whole number of channels of "
-            f"{samples} int16 samples (time.dat holds {samples})",
-            "copy the recording again from the acquisition machine",
+        raise truncated(
+            amplifier,
+            f"{size} bytes is not a whole number of channels of {samples} int16 samples "
+            f"(time.dat holds {samples})",
         )
 
 

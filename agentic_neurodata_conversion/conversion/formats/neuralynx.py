@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, folder_layout, name_matches
+from .base import FormatSpec, Layout, check_header_and_records, folder_layout, name_matches
 
 HEADER_BYTES = 16 * 1024
 # timestamp (8), channel (4), sample rate (4), valid samples (4), 512 int16 samples
@@ -28,17 +28,7 @@ def check(folder: Path, chosen: Layout) -> None:
                 f"{path} has no Neuralynx header ({size} bytes)",
                 "use the .ncs files Cheetah wrote",
             )
-        if size < HEADER_BYTES:
-            raise ConversionError(
-                f"{path} is truncated: {size} bytes, shorter than its {HEADER_BYTES}-byte header",
-                "copy the recording again from the acquisition machine",
-            )
-        if (size - HEADER_BYTES) % RECORD_BYTES:
-            raise ConversionError(
-                f"{path} is truncated: {size - HEADER_BYTES} bytes after the header is not a "
-                f"whole number of {RECORD_BYTES}-byte records",
-                "copy the recording again from the acquisition machine",
-            )
+        check_header_and_records(path, HEADER_BYTES, RECORD_BYTES)
 
 
 def confirm(files: Sequence[str]) -> str | None:

@@ -15,11 +15,13 @@ from .base import (
     Evidence,
     FormatSpec,
     Layout,
+    check_header_and_records,
     check_int16_frames,
     choose,
     folder_layout,
     natural_key,
     require_file,
+    truncated,
 )
 
 EVIDENCE = (
@@ -136,29 +138,15 @@ def _check_sample_count(numbers: Path, samples: int, dat: Path) -> None:
     except (ValueError, OSError) as exc:
         raise ConversionError(f"{numbers} cannot be read: {exc}", "copy it again") from exc
     if count != samples:
-        raise ConversionError(
-            f"{dat} is truncated: it holds {samples} samples, {numbers.name} lists {count}",
-            "copy the recording folder again from the acquisition machine",
+        raise truncated(
+            dat, f"it holds {samples} samples, {numbers.name} lists {count}", "recording folder"
         )
 
 
 def check_legacy(folder: Path, chosen: Layout) -> None:
     """Each .continuous file: a whole header and whole records."""
     for path in sorted(Path(chosen.source_data["folder_path"]).glob("*.continuous")):
-        size = path.stat().st_size
-        if size < LEGACY_HEADER_BYTES:
-            raise ConversionError(
-                f"{path} is truncated: {size} bytes, shorter than its {LEGACY_HEADER_BYTES}-byte "
-                "header",
-                "copy the recording again from the acquisition machine",
-            )
-        body = size - LEGACY_HEADER_BYTES
-        if body % LEGACY_RECORD_BYTES:
-            raise ConversionError(
-                f"{path} is truncated: {body} bytes after the header is not a whole number of "
-                f"{LEGACY_RECORD_BYTES}-byte records",
-                "copy the recording again from the acquisition machine",
-            )
+        check_header_and_records(path, LEGACY_HEADER_BYTES, LEGACY_RECORD_BYTES)
 
 
 def all_streams(chosen: Layout) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], list[str]]:

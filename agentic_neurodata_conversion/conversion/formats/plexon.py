@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, choose, file_layout, first_file
+from .base import FormatSpec, Layout, choose, file_layout, first_file, truncated
 
 NEUROCONV_DEFAULT_STREAM = "WB-Wideband"
 PLX_MAGIC = 0x58454C50  # "PLEX"
@@ -40,12 +40,12 @@ def read_blocks(path: Path) -> tuple[list[tuple[str, int]], set[int]]:
 
     size = path.stat().st_size
     if size < FILE_HEADER_BYTES:
-        raise _cut(path, f"{size} bytes, shorter than its {FILE_HEADER_BYTES}-byte header")
+        raise truncated(path, f"{size} bytes, shorter than its {FILE_HEADER_BYTES}-byte header")
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         dsp, event, slow = struct.unpack_from("<3i", data, COUNTS_OFFSET)
         first_slow = FILE_HEADER_BYTES + DSP_HEADER_BYTES * dsp + EVENT_HEADER_BYTES * event
         if first_slow + SLOW_HEADER_BYTES * slow > size:
-            raise _cut(path, "its channel headers are incomplete")
+            raise truncated(path, "its channel headers are incomplete")
         channels = []
         for i in range(slow):
             at = first_slow + SLOW_HEADER_BYTES * i
@@ -56,11 +56,11 @@ def read_blocks(path: Path) -> tuple[list[tuple[str, int]], set[int]]:
         with_data: set[int] = set()
         while offset < size:
             if offset + BLOCK_HEADER_BYTES > size:
-                raise _cut(path, f"the data block header at byte {offset} is cut")
+                raise truncated(path, f"the data block header at byte {offset} is cut")
             kind, channel, _, waveforms, words = header.unpack_from(data, offset)
             offset += BLOCK_HEADER_BYTES + 2 * waveforms * words
             if offset > size:
-                raise _cut(path, f"a data block ends at byte {offset}, past the file's end")
+                raise truncated(path, f"a data block ends at byte {offset}, past the file's end")
             if kind == CONTINUOUS_BLOCK and waveforms * words:
                 with_data.add(channel)
     return channels, with_data
@@ -77,12 +77,6 @@ def plx_streams(path: Path) -> list[str]:
         if number in with_data and match:
             prefixes.add(match.group(0))
     return [STREAM_NAMES.get(p, p) for p in sorted(prefixes)]
-
-
-def _cut(path: Path, why: str) -> ConversionError:
-    return ConversionError(
-        f"{path} is truncated: {why}", "copy the recording again from the acquisition machine"
-    )
 
 
 def layout(folder: Path, files: Sequence[str], wanted: Mapping[str, str]) -> Layout:

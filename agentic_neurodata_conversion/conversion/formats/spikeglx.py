@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -195,10 +196,18 @@ NIDQ_BLOCK_SAMPLES = 1 << 20
 
 def changing_lines(nidq_bin: Path) -> dict[str, list[int]]:
     """For each NIDQ digital word (``XD0`` ...), the lines (bits) that change state at least
-    once: read from the .bin's last ``snsMnMaXaDw`` columns, a block at a time."""
+    once: read from the .bin's last ``snsMnMaXaDw`` columns, a block at a time; once per
+    process while the file is unchanged (a conversion detects the same recording several
+    times)."""
+    st = nidq_bin.stat()
+    return _changing_lines(str(nidq_bin.absolute()), st.st_size, st.st_mtime_ns)
+
+
+@cache
+def _changing_lines(nidq_bin: str, size: int, mtime_ns: int) -> dict[str, list[int]]:
     import numpy as np
 
-    meta = read_meta(nidq_bin.with_suffix(".meta"))
+    meta = read_meta(Path(nidq_bin).with_suffix(".meta"))
     channels = int(meta["nSavedChans"])
     words = int(meta.get("snsMnMaXaDw", "0,0,0,0").split(",")[-1])
     if not words:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ...errors import ConversionError
-from .base import FormatSpec, Layout, check_binary_size, name_matches, stems
+from .base import FormatSpec, Layout, check_binary_size, name_matches, paired
 
 TSQ_RECORD_BYTES = 40
 # TDT stores float32 volts as written by the amplifier; NeuroConv asks for the gain to
@@ -50,8 +50,8 @@ def check(folder: Path, chosen: Layout) -> None:
 
 
 def confirm(files: Sequence[str]) -> str | None:
-    paired = set(stems(files, "*.tev")) & set(stems(files, "*.tsq"))
-    return f"a TDT block ({', '.join(sorted(paired))}: .tev + .tsq)" if paired else None
+    pairs = paired(files, "*.tev", "*.tsq")
+    return f"a TDT block ({', '.join(pairs)}: .tev + .tsq)" if pairs else None
 
 
 FORMATS = (
