@@ -167,3 +167,45 @@ def test_listing_imports_neither_neuroconv_nor_pynwb() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- anc interfaces
+
+
+def anc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from agentic_neurodata_conversion.cli.main import main
+
+    code = main(["interfaces", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = anc(capsys)
+    assert code == 0 and err == ""
+    cells = [[c.strip() for c in line.strip("│ ").split("│")] for line in out.splitlines()]
+    assert ["name", "modality", "extra", "installed"] in [
+        [c.strip("┃ ") for c in line.split("┃") if c.strip("┃ ")] for line in out.splitlines()
+    ]
+    rows = {row[0]: row[1:] for row in cells if len(row) == 4}
+    assert rows["SpikeGLXRecordingInterface"] == ["ecephys", "spikeglx", "yes"]
+    assert rows[NOT_INSTALLED] == ["behavior", "deeplabcut", "no"]
+    assert rows["NeuralynxNvtInterface"] == ["behavior", "-", "yes"]  # needs no extra
+    assert len(rows) == len(list_interfaces())
+    total = len(list_interfaces())
+    assert f"{total} interfaces, " in out.splitlines()[-1]
+
+
+def test_cli_filters_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = anc(capsys, "--modality", "ecephys", "--installed", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data == [i.to_dict() for i in list_interfaces("ecephys", installed_only=True)]
+    assert "SpikeGLXRecordingInterface" in {d["name"] for d in data}
+    assert {d["modality"] for d in data} == {"ecephys"} and all(d["installed"] for d in data)
+    code, out, _ = anc(capsys, "--modality", "behavior")
+    assert code == 0 and NOT_INSTALLED in out and "SpikeGLX" not in out
+    code, out, err = anc(capsys, "--modality", "ephys")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: unknown modality 'ephys' (one of: behavior, ecephys,")
+    assert err.count("\n") == 1
