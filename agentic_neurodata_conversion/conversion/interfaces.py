@@ -90,7 +90,7 @@ class _Entry:
 def list_interfaces(
     modality: str | None = None, installed_only: bool = False
 ) -> list[InterfaceInfo]:
-    """Every interface of the installed NeuroConv, in NeuroConv's order (by modality).
+    """Every interface of the installed NeuroConv, by modality and name.
 
     The sources are read once per process; whether each extra is installed is looked up on
     every call (a few milliseconds), so an extra installed meanwhile shows.
@@ -274,7 +274,7 @@ def _catalog() -> tuple[_Entry, ...]:
                 extra=extra_of(name, parts, extras),
             )
         )
-    return tuple(entries)
+    return tuple(sorted(entries, key=lambda e: (e.modality, e.name)))
 
 
 def extra_of(name: str, parts: list[str], extras: set[str]) -> str | None:

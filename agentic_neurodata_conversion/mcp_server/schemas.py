@@ -172,3 +172,19 @@ class Status(BaseModel):
 
 class ConversionList(BaseModel):
     conversions: list[ConversionInfo]
+
+
+class InterfaceOut(BaseModel):
+    name: str = Field(description="Class name in neuroconv.datainterfaces.")
+    modality: str
+    display_name: str | None
+    associated_suffixes: list[str]
+    extra: str | None = Field(description="The neuroconv[extra] it needs (None: neuroconv alone).")
+    installed: bool
+    missing: list[str] = Field(description="Its extra's requirements that are not installed.")
+    pip: str = Field(description="The line that installs it.")
+    module: str
+
+
+class InterfaceList(BaseModel):
+    interfaces: list[InterfaceOut]

@@ -61,7 +61,8 @@ DataLad dataset with field-level provenance. Order: start_conversion(source) -> 
 -> extract_metadata -> record_decision / record_user_input / record_enrichment for the fields
 that need review -> run_conversion -> validate_conversion -> finalize_conversion. Every tool
 call is recorded in the conversion's journal. Paths must lie inside the server's roots.
-get_status tells the next tool for a conversion; list_conversions lists them all."""
+get_status tells the next tool for a conversion; list_conversions lists them all;
+list_interfaces lists NeuroConv's data interfaces and which are installed."""
 
 
 class RecordingServer(MCPServer):

@@ -39,6 +39,8 @@ from .schemas import (
     FieldValue,
     Finalized,
     InputMode,
+    InterfaceList,
+    InterfaceOut,
     Metadata,
     Outcome,
     Recorded,
@@ -174,6 +176,7 @@ class ConversionTools:
         "get_field_report",
         "get_status",
         "list_conversions",
+        "list_interfaces",
     )
 
     def __init__(
@@ -674,3 +677,28 @@ class ConversionTools:
         except AncError as exc:
             raise ToolError(str(exc)) from exc
         return ConversionList(conversions=infos)
+
+    async def list_interfaces(
+        self,
+        modality: Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description="Only this modality: ecephys, icephys, ophys, fiber_photometry, "
+                "behavior, events, text or image.",
+            ),
+        ] = None,
+        installed_only: Annotated[
+            bool, Field(description="Only the interfaces whose extra is installed.")
+        ] = False,
+    ) -> InterfaceList:
+        """Every NeuroConv data interface: its modality, file suffixes, the neuroconv[extra] it needs, whether that is installed here (else what is missing and the pip line)."""
+        from ..conversion.interfaces import list_interfaces
+
+        try:
+            infos = await anyio.to_thread.run_sync(
+                lambda: list_interfaces(modality, installed_only=installed_only)
+            )
+        except AncError as exc:
+            raise ToolError(str(exc)) from exc
+        return InterfaceList(interfaces=[InterfaceOut(**i.to_dict()) for i in infos])

@@ -33,7 +33,8 @@ def test_sources_read_as_the_imported_classes_say() -> None:
     import neuroconv.datainterfaces as nd
 
     listed = list_interfaces()
-    assert [i.name for i in listed] == [c.__name__ for c in nd.interface_list]
+    assert sorted(i.name for i in listed) == sorted(c.__name__ for c in nd.interface_list)
+    assert listed == sorted(listed, key=lambda i: (i.modality, i.name))
     for info in listed:
         cls = getattr(nd, info.name)
         assert info.module == cls.__module__, info.name

@@ -17,6 +17,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from agentic_neurodata_conversion.mcp_server.tools import ConversionTools
+
 from .conftest import ANC, CLIENT, call, serve_args, tool_calls
 
 pytestmark = pytest.mark.slow
@@ -107,7 +109,7 @@ async def test_http_requires_the_bearer_token(root: Path, tmp_path: Path) -> Non
             async with _client(url, None) as client:
                 await client.list_tools()
         async with _client(url, TOKEN) as client:
-            assert len((await client.list_tools()).tools) == 15
+            assert len((await client.list_tools()).tools) == len(ConversionTools.NAMES)
             await call(client, "start_conversion", source="rec", conversion_id="h1")
             await call(
                 client,

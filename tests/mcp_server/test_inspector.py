@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from agentic_neurodata_conversion.mcp_server.tools import ConversionTools
+
 from .conftest import ANC
 
 pytestmark = pytest.mark.slow
@@ -40,6 +42,9 @@ def inspector() -> Path:
 
 
 def _inspect(inspector: Path, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The Inspector passes the server only a few variables: keep PYTHONPATH, so a worktree's
+    # server runs its own code (as tests/mcp_server/conftest.py does for the SDK's client).
+    path = os.environ.get("PYTHONPATH")
     return subprocess.run(
         # No --output: the Inspector would take it as its own option.
         [
@@ -47,6 +52,7 @@ def _inspect(inspector: Path, root: Path, *args: str) -> subprocess.CompletedPro
             "--no-install",
             "mcp-inspector",
             "--cli",
+            *(["-e", f"PYTHONPATH={path}"] if path else []),
             ANC,
             "mcp",
             "serve",
@@ -65,7 +71,7 @@ def _inspect(inspector: Path, root: Path, *args: str) -> subprocess.CompletedPro
 def test_inspector_lists_and_calls_tools(inspector: Path, root: Path) -> None:
     listed = _inspect(inspector, root, "--method", "tools/list", "--strict")
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["tools"]) == 15
+    assert len(json.loads(listed.stdout)["tools"]) == len(ConversionTools.NAMES)
     assert "Warning" not in listed.stderr  # every schema is portable
 
     called = _inspect(inspector, root, "--method", "tools/call", "--tool-name", "list_conversions")
