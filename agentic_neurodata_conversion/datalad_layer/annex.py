@@ -80,6 +80,7 @@ CONVERSION_RULES = (
     DEVELOPMENT_RULES
     + """\
 provenance/** annex.largefiles=nothing
+scripts/requirements.lock annex.largefiles=nothing
 """
 )
 
@@ -87,8 +88,22 @@ RULES_MARKER = DEVELOPMENT_RULES.splitlines()[0]
 
 
 @cache
+def _version_text() -> str:
+    """``git annex version`` once per process: the version and the backends both come from it."""
+    return call_git(None, "annex", "version", check=False).decode(errors="replace")
+
+
+def version() -> str | None:
+    """The installed git-annex's version (what ``git annex version --raw`` prints)."""
+    for line in _version_text().splitlines():
+        if line.startswith("git-annex version:"):
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
+@cache
 def available_backends() -> frozenset[str]:
-    out = call_git(None, "annex", "version", check=False).decode(errors="replace")
+    out = _version_text()
     for line in out.splitlines():
         if line.startswith("key/value backends:"):
             return frozenset(line.split(":", 1)[1].split())
