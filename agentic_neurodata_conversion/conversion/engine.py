@@ -68,7 +68,7 @@ def software_versions() -> dict[str, str]:
 
 
 # What could bring packages from outside a fresh environment into its interpreter.
-_ISOLATING = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE")
+_ISOLATING = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE")
 
 
 @contextmanager
@@ -84,7 +84,7 @@ def _command_environment(error_log: Path, bin_dir: Path | None = None) -> Iterat
     os.environ[ERROR_LOG_ENV] = str(error_log)
     os.environ["PYTHONHASHSEED"] = "0"
     if bin_dir is not None:
-        for key in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE"):
+        for key in ("PYTHONPATH", "PYTHONHOME"):
             os.environ.pop(key, None)
         os.environ["PYTHONNOUSERSITE"] = "1"
     try:
