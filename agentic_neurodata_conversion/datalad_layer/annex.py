@@ -75,12 +75,13 @@ DEVELOPMENT_RULES = """\
 *.log annex.largefiles=(largerthan=1MB)
 """
 
-# Conversion datasets: the same rules, and the provenance journal is always in git.
+# Conversion datasets: the same rules; the provenance journal and the environment's lock
+# file (scripts/requirements.lock, read by `git show` to rebuild it) are always in git.
 CONVERSION_RULES = (
     DEVELOPMENT_RULES
     + """\
 provenance/** annex.largefiles=nothing
-scripts/requirements.lock annex.largefiles=nothing
+requirements.lock annex.largefiles=nothing
 """
 )
 
