@@ -13,7 +13,16 @@ NAME = PACKAGE.name
 
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS = {
-    "base": ("errors", "runtime", "names", "timing", "units", "interrupts", "__version__"),
+    "base": (
+        "errors",
+        "runtime",
+        "names",
+        "timing",
+        "units",
+        "interrupts",
+        "environment",
+        "__version__",
+    ),
     "journal": ("journal",),
     "datalad": ("datalad_layer",),
     "core": ("provenance",),

@@ -193,12 +193,21 @@ def discard(
 def verify(
     conversion: Path = typer.Argument(..., help="A conversion_<id> folder (or `.` inside it)."),
     as_json: bool = typer.Option(False, "--json", help="Print each check's result as JSON."),
+    fresh_env: bool = typer.Option(
+        False,
+        "--fresh-env",
+        help="Re-execute in a new virtual environment built from the conversion's "
+        "scripts/requirements.lock (pip; takes minutes), removed afterwards.",
+    ),
 ) -> None:
     """Check the journal, the outputs at HEAD and in the work tree, and re-execute the recorded
     run in a temporary clone; exit 0 only if everything matches."""
     from ..conversion.verify import verify as run_verify
 
-    report = run_verify(conversion)
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    report = run_verify(conversion, fresh_env=fresh_env, progress=None if as_json else say)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -219,7 +228,10 @@ def verify(
             )
         raise typer.Exit(1)
     if not as_json:
-        typer.echo(f"verified: re-executing {report.run_commit[:10]} reproduces every output")
+        where = " in a fresh environment" if report.fresh_env else ""
+        typer.echo(
+            f"verified: re-executing {report.run_commit[:10]}{where} reproduces every output"
+        )
 
 
 def status(

@@ -448,6 +448,8 @@ class ConversionPipeline:
             script, meta = rendered.write(self.path / "scripts")
             for path in (script, meta):
                 self.tracker.save_conversion_artifact(path, "conversion_script", commit=False)
+            # The script runs in this interpreter: its lock is committed with the script.
+            self.tracker.record_environment()
             self._state(stage="script", script=SCRIPT)
             fields = self.state.get("fields")
             self.tracker.checkpoint(
@@ -479,7 +481,7 @@ class ConversionPipeline:
                 AGENT,
                 "run_conversion",
                 {"script": script, "inputs": inputs},
-                result.to_dict(),
+                {**result.to_dict(), "software": engine.software_versions()},
                 confidence=1.0,
                 confidence_level=ConfidenceLevel.DEFINITIVE,
                 method="datalad run",

@@ -142,6 +142,22 @@ def content_ids(repo: str | Path, ref: str, paths: Sequence[str]) -> dict[str, s
     return ids
 
 
+def committed_text(repo: str | Path, ref: str, path: str) -> str | None:
+    """The text of PATH as REF holds it in git; None when REF has no such file or annexed it."""
+    listing = call_git(repo, "ls-tree", "-z", "--full-tree", ref, "--", path)
+    entry = listing.split(b"\0", 1)[0]
+    if not entry:
+        return None
+    meta, _ = entry.split(b"\t", 1)
+    mode, kind, blob = meta.decode().split()
+    if kind != "blob":
+        return None
+    content = call_git(repo, "cat-file", "blob", blob)
+    if key_of_blob(mode, content) is not None:
+        return None
+    return content.decode()
+
+
 def head(repo: str | Path) -> str:
     return call_git(repo, "rev-parse", "HEAD").decode().strip()
 
