@@ -162,7 +162,7 @@ def plan(
         if copy in checked_outputs:
             raise UsageError(
                 f"the output {copy} is where the copy of the script {script} goes",
-                "declare outputs under outputs/ (e.g. --output outputs/session.nwb)",
+                "declare outputs under outputs/, e.g. --output outputs/session.nwb",
             )
         executed = _run_copy(argv, tokens, index, copy)
         if executed is None:  # the script's path is not one word of the line: run as given
@@ -203,7 +203,7 @@ def _output_path(given: str, target: Path) -> str:
     path = Path(given).expanduser()
     outside = UsageError(
         f"the output {given} is outside the conversion dataset {target}",
-        "declare outputs inside it, relative to it (the command runs there): "
+        "declare outputs relative to the new dataset, where the command runs: "
         "e.g. --output outputs/session.nwb",
     )
     if path.is_absolute():
@@ -219,7 +219,7 @@ def _output_path(given: str, target: Path) -> str:
         where = f"in {rel.parts[0]}/" if rel.parts[0] in KEPT_FOLDERS else "a file"
         raise UsageError(
             f"the output {given} is {where} the conversion keeps for itself",
-            "declare outputs under outputs/ (e.g. --output outputs/session.nwb)",
+            "declare outputs under outputs/, e.g. --output outputs/session.nwb",
         )
     return rel.as_posix()
 
