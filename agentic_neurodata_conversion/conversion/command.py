@@ -92,7 +92,9 @@ class CommandResult(ConversionResult):
 
 
 @dataclass
-class _Input:
+class CommandInput:
+    """A declared input: as given, where it is, and its name in inputs/."""
+
     given: str
     path: Path  # absolute
     name: str  # in inputs/
@@ -106,7 +108,7 @@ class CommandPlan:
     executed: str
     script: Path | None  # the user's script, run from its copy in scripts/
     script_copy: str | None
-    inputs: list[_Input]
+    inputs: list[CommandInput]
     outputs: list[str]  # relative to the dataset
     into: Path
     conversion_id: str
@@ -164,10 +166,11 @@ def plan(
                 f"the output {copy} is where the copy of the script {script} goes",
                 "declare outputs under outputs/, e.g. --output outputs/session.nwb",
             )
-        executed = _run_copy(argv, tokens, index, copy)
-        if executed is None:  # the script's path is not one word of the line: run as given
+        with_copy = _run_copy(argv, tokens, index, copy)
+        if with_copy is None:  # the script's path is not one word of the line: run as given
             copy, script = None, None
-            executed = argv[0]
+        else:
+            executed = with_copy
     return CommandPlan(
         argv=argv,
         executed=executed,
@@ -193,7 +196,7 @@ def _tokens(argv: list[str]) -> list[str]:
 
 
 def _command_name(tokens: list[str]) -> str:
-    script, _ = _script_index(tokens)
+    script = _script_index(tokens)
     name = Path(tokens[script]).stem if script is not None else Path(tokens[0]).name
     return slug(name, fallback="command")
 
@@ -224,8 +227,8 @@ def _output_path(given: str, target: Path) -> str:
     return rel.as_posix()
 
 
-def _check_inputs(given: Sequence[str | Path], target: Path) -> list[_Input]:
-    found: dict[Path, _Input] = {}
+def _check_inputs(given: Sequence[str | Path], target: Path) -> list[CommandInput]:
+    found: dict[Path, CommandInput] = {}
     names: set[str] = set()
     for spec in given:
         path = Path(spec).expanduser().absolute()
@@ -253,11 +256,11 @@ def _check_inputs(given: Sequence[str | Path], target: Path) -> list[_Input]:
             n += 1
             name = f"{base}-{n}"
         names.add(name)
-        found[path] = _Input(str(spec), path, name)
+        found[path] = CommandInput(str(spec), path, name)
     return list(found.values())
 
 
-def _refuse_relative_inputs(tokens: list[str], inputs: list[_Input]) -> None:
+def _refuse_relative_inputs(tokens: list[str], inputs: list[CommandInput]) -> None:
     """A declared input named in the command by a relative path would not be found: the
     command runs in the new dataset, not here."""
     relative = {i.given: i for i in inputs if not Path(i.given).expanduser().is_absolute()}
@@ -270,11 +273,10 @@ def _refuse_relative_inputs(tokens: list[str], inputs: list[_Input]) -> None:
             )
 
 
-def _script_index(tokens: list[str]) -> tuple[int | None, bool]:
-    """Where the script is in ``python [options] SCRIPT ...`` (None: not such a command),
-    and whether the command is python at all."""
+def _script_index(tokens: list[str]) -> int | None:
+    """Where the script is in ``python [options] SCRIPT ...`` (None: not such a command)."""
     if not _PYTHON.fullmatch(Path(tokens[0]).name):
-        return None, False
+        return None
     i = 1
     while i < len(tokens):
         token = tokens[i]
@@ -283,17 +285,17 @@ def _script_index(tokens: list[str]) -> tuple[int | None, bool]:
         elif token.startswith(("-W", "-X")):
             i += 1
         elif token == "-" or token.startswith(("-m", "-c")):
-            return None, True  # a module, code or stdin: nothing to copy
+            return None  # a module, code or stdin: nothing to copy
         elif token.startswith("-"):
             i += 1
         else:
-            return i, True
-    return None, True
+            return i
+    return None
 
 
 def _script_of(tokens: list[str], cwd: Path) -> tuple[Path | None, int | None]:
     """The user's script of a ``python SCRIPT`` command (found from here), if it is one."""
-    index, _ = _script_index(tokens)
+    index = _script_index(tokens)
     if index is None:
         return None, None
     given = tokens[index]
@@ -468,7 +470,6 @@ class _Runner:
         self.run_commit: str | None = None
         self.reasons: list[str] = []
         self.counts: dict[str, int] | None = None
-        self.passes: bool | None = None
         self.log_kept = False
 
     @property
@@ -686,7 +687,7 @@ class _Runner:
                         f"validation of {out} found CRITICAL issues or schema errors "
                         f"(see reports/{names[1]})"
                     )
-        self.counts, self.passes = totals, passes
+        self.counts = totals
         self.tracker.update_pipeline_state(
             {
                 "nwb": nwbs[0],
@@ -780,6 +781,8 @@ class _Runner:
         """End the command's processes, drop half-written outputs, record the interruption."""
         with interrupts.shielded():
             interrupts.end_children(self.spare)
+            if self.tracker.session.is_finalized:  # cut short after its last commit
+                return
             removed = self.drop_unsaved_outputs()
             self.tracker.mark_interrupted(stage, cause, removed)
 
