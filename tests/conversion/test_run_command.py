@@ -343,3 +343,42 @@ def test_ctrl_c_ends_the_command_and_records_the_interruption(here: Path) -> Non
     )
     discarded = subprocess.run([str(ANC), "discard", str(root)], capture_output=True, text=True)
     assert discarded.returncode == 0 and not root.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "executed", "copied"),
+    [
+        (["python", "-u", "make_nwb.py", "a"], "python -u scripts/make_nwb.py a", True),
+        (["python3", "-W", "ignore", "make_nwb.py"], "python3 -W ignore scripts/make_nwb.py", True),
+        (["python -X dev make_nwb.py > log"], "python -X dev scripts/make_nwb.py > log", True),
+        (["python", "-m", "json.tool", "make_nwb.py"], "python -m json.tool make_nwb.py", False),
+        (["python", "-c", "print(1)"], "python -c 'print(1)'", False),
+        (["sh", "make_nwb.py"], "sh make_nwb.py", False),
+    ],
+)
+def test_a_python_script_from_here_runs_from_its_copy(
+    command: list[str], executed: str, copied: bool, here: Path
+) -> None:
+    from agentic_neurodata_conversion.conversion.command import plan
+
+    checked = plan(command, into="conv")
+    assert checked.executed == executed
+    assert checked.script_copy == ("scripts/make_nwb.py" if copied else None)
+    assert checked.script == (here / "make_nwb.py" if copied else None)
+    assert not (here / "conv").exists()
+
+
+@pytest.mark.slow
+def test_nwb_files_in_a_declared_folder_are_validated(here: Path, run_cli: RunCli) -> None:
+    raw = here / "data" / "raw.bin"
+    code, out, err = run_cli(
+        "run", "-i", str(raw), "-o", "outputs", "--into", "conv",
+        "--", "python", "make_nwb.py", str(raw), "outputs/a.nwb",
+    )  # fmt: skip
+    assert code == 0, out + err
+    root = dataset_of(out)
+    assert json.loads((root / "reports" / "validation.json").read_text())["passes"]
+    (validated,) = records(root, "validate")
+    assert validated["input_data"] == {"nwb": "outputs/a.nwb"}
+    (commit,) = run_commits(root)
+    assert parse_run_record(commit_message(root, commit))["outputs"] == ["outputs"]
