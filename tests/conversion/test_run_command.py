@@ -207,6 +207,7 @@ def test_a_failing_command_is_failed_untagged_with_its_output_kept(
     assert removed["output_data"]["removed"] == ["outputs/x.nwb"]
 
 
+@pytest.mark.slow
 def test_a_declared_output_the_command_did_not_write_fails_naming_it(
     here: Path, run_cli: RunCli
 ) -> None:
@@ -224,6 +225,7 @@ def test_a_declared_output_the_command_did_not_write_fails_naming_it(
     assert root.name.startswith("conversion_echo-")  # the id: from the command's name
 
 
+@pytest.mark.slow
 def test_json_a_shell_line_and_no_double_dash(here: Path, run_cli: RunCli) -> None:
     code, out, err = run_cli(
         "run", "--json", "--into", "conv", "--id", "j", "-o", "outputs/a.txt",
