@@ -299,7 +299,10 @@ def _end_what_the_test_started() -> Iterator[None]:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("_end_what_the_test_started")
-def test_ctrl_c_ends_the_command_and_records_the_interruption(here: Path) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_ends_the_command_and_records_the_interruption(
+    how: str, here: Path
+) -> None:
     marker = here / "sleeper.pid"
     sleeper = (
         "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
@@ -316,12 +319,15 @@ def test_ctrl_c_ends_the_command_and_records_the_interruption(here: Path) -> Non
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     command_pid = int(marker.read_text())
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
+    if how == "ctrl-c":  # as a terminal's: to the whole foreground group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:  # to anc alone, as a scheduler's: anc ends the command
+        proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     root = here / "conv" / "conversion_c"
     assert proc.returncode == 130, err
-    # stderr: what the command printed (Python's KeyboardInterrupt: it got the Ctrl-C too),
-    # then one line of ours
+    # stderr: what the command printed (on a Ctrl-C, Python's KeyboardInterrupt), then one
+    # line of ours
     *printed, last = err.strip().splitlines()
     assert printed == (root / "reports" / "command-output.log").read_text().splitlines()
     assert last == (
@@ -336,7 +342,10 @@ def test_ctrl_c_ends_the_command_and_records_the_interruption(here: Path) -> Non
     assert not (root / "outputs" / "x.bin").exists()  # half written: dropped
     assert dlayer.git(root, "status", "--porcelain") == b""
     (stopped,) = records(root, "interrupted")
-    assert stopped["input_data"]["stage"] == "run"
+    assert stopped["input_data"] == {
+        "stage": "run",
+        "cause": "SIGINT" if how == "ctrl-c" else "SIGTERM",
+    }
 
     resumed = subprocess.run([str(ANC), "resume", str(root)], capture_output=True, text=True)
     assert resumed.returncode == 2 and resumed.stderr.count("\n") == 1
