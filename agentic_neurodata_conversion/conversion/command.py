@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name, slug
-from ..provenance.inputs import MANIFEST_SUFFIX
+from ..provenance.inputs import MANIFEST_SUFFIX, sha256_file
 from ..provenance.layout import conversion_folder, is_conversion, read_json
 from ..provenance.tracker import ConversionProvenanceTracker
 from .capture import captured_output
@@ -64,6 +64,8 @@ KEPT_FILES = frozenset(
         f"{SCRIPTS}/requirements.lock",
     }
 )
+# Input files whose checksums the run's record lists itself (all are in the manifests).
+LISTED_FILES = 1000
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
 _PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 
@@ -593,15 +595,20 @@ class _Runner:
         log.unlink(missing_ok=True)
 
     def input_checksums(self) -> list[dict[str, Any]]:
-        """Each input's source and its files' sizes and sha256, from its manifest."""
+        """Each input's source, its manifest's sha256 and (up to LISTED_FILES) its files'
+        sizes and sha256; a bigger folder's are in the manifest only."""
         found = []
         for i in self.plan.inputs:
-            manifest = read_json(self.root / "inputs" / f"{i.name}{MANIFEST_SUFFIX}", {})
+            rel = f"inputs/{i.name}{MANIFEST_SUFFIX}"
+            manifest = read_json(self.root / rel, {})
+            files = manifest.get("files", [])
             found.append(
                 {
                     "source": str(i.path),
-                    "manifest": f"inputs/{i.name}{MANIFEST_SUFFIX}",
-                    "files": manifest.get("files", []),
+                    "manifest": rel,
+                    "manifest_sha256": sha256_file(self.root / rel),
+                    "file_count": len(files),
+                    "files": files if len(files) <= LISTED_FILES else None,
                 }
             )
         return found

@@ -159,10 +159,12 @@ def test_a_user_script_converts_with_its_inputs_environment_and_reruns(
     assert ran["output_data"]["run_commit"] == commit and ran["output_data"]["exit_code"] == 0
     assert ran["input_data"]["cwd"] == str(root)
     (checked_input,) = ran["input_data"]["inputs"]
-    assert checked_input["source"] == str(raw)
+    assert checked_input["source"] == str(raw) and checked_input["file_count"] == 1
     assert checked_input["files"] == [
         {"path": "raw.bin", "size": 8192, "sha256": hashlib.sha256(raw.read_bytes()).hexdigest()}
     ]
+    manifest = root / checked_input["manifest"]
+    assert checked_input["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
     artifacts = {r["output_data"]["path"]: r for r in records(root, "save_artifact")}
     assert artifacts["outputs/session.nwb"]["metadata"]["custom_metadata"]["run_commit"] == commit
     (validated,) = records(root, "validate")
