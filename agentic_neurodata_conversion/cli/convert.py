@@ -125,7 +125,10 @@ def _convert_spec(
 ) -> None:
     """`anc convert --spec`: one conversion per session; exit 1 if any did not complete."""
     from ..conversion.converter import convert_spec
+    from ..conversion.workers import quiet_readers
     from ..errors import UsageError
+
+    quiet_readers()  # in this process: the readers' notices would break the one-line output
 
     if spec is None:
         raise UsageError(

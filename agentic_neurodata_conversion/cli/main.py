@@ -20,7 +20,18 @@ from .. import interrupts
 from ..errors import AncError, Interrupted
 
 # Each module defines `register(app)`; the order here is the order in `anc --help`.
-COMMAND_MODULES = ("demo", "convert", "run", "dev", "check", "report", "storage", "perf", "mcp")
+COMMAND_MODULES = (
+    "demo",
+    "convert",
+    "run",
+    "interfaces",
+    "dev",
+    "check",
+    "report",
+    "storage",
+    "perf",
+    "mcp",
+)
 
 app = typer.Typer(
     rich_markup_mode=None,  # plain click help: rich's renderer costs ~90 ms at start-up

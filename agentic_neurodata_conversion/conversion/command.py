@@ -19,17 +19,15 @@ import os
 import re
 import shlex
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import interrupts, timing
 from ..datalad_layer import run as dlrun
-from ..datalad_layer.dataset import remove_stranded_objects, remove_tree, untracked_files
+from ..datalad_layer.dataset import remove_stranded_objects, untracked_files
 from ..errors import (
     AncError,
     ConversionError,
@@ -45,7 +43,15 @@ from ..provenance.inputs import MANIFEST_SUFFIX, sha256_file
 from ..provenance.layout import conversion_folder, is_conversion, read_json
 from ..provenance.tracker import ConversionProvenanceTracker
 from .capture import captured_output
-from .pipeline import ConversionPipeline, ConversionResult, Progress, default_conversion_id
+from .engine import command_environment
+from .pipeline import (
+    ConversionPipeline,
+    ConversionResult,
+    Progress,
+    default_conversion_id,
+    load_report_writers,
+    remove_unfinished,
+)
 
 AGENT = "command_runner"
 OUTPUT_LOG = "reports/command-output.log"
@@ -381,7 +387,7 @@ def _start(p: CommandPlan, spare: frozenset[int]) -> ConversionProvenanceTracker
                 interrupts.end_children(spare)
             if tracker is not None:
                 tracker.close()
-            _remove_unfinished(p.target, existed)
+            remove_unfinished(p.target, existed)
             if made_into and p.into.is_dir() and not any(p.into.iterdir()):
                 p.into.rmdir()
         if isinstance(exc, KeyboardInterrupt):
@@ -406,7 +412,7 @@ def _record_start(tracker: ConversionProvenanceTracker, p: CommandPlan) -> None:
             name=PurePosixPath(p.script_copy).name,
             commit=False,
         )
-    _record_environment(tracker)
+    tracker.record_environment(SCRIPTS, commit=False)
     tracker.record_provenance(
         ProvenanceSource.USER_PROVIDED,
         "user",
@@ -446,15 +452,6 @@ def _record_start(tracker: ConversionProvenanceTracker, p: CommandPlan) -> None:
             "inputs": [r.to_dict() for r in refs],
         }
     )
-
-
-def _record_environment(tracker: ConversionProvenanceTracker) -> None:
-    """The lock file in scripts/ and the environment's journal record (the command runs in
-    this interpreter's environment: ``python`` is this one)."""
-    # TEMP: until tracker.record_environment (the env branch) is on main
-    record = getattr(tracker, "record_environment", None)
-    if record is not None:
-        record(SCRIPTS, commit=False)
 
 
 class _Runner:
@@ -522,7 +519,7 @@ class _Runner:
         try:
             with (
                 timing.timed("stage.run"),
-                _command_environment(),
+                command_environment(),
                 captured_output(log, echo=echo) as captured,
             ):
                 try:
@@ -798,7 +795,7 @@ class _Runner:
         reason = "; ".join(self.reasons) or None
         self.say("finalize", f"finalizing: {status}")
         with timing.timed("stage.finalize"):
-            _load_report_writers()
+            load_report_writers()
             tag = self.tracker.finalize_conversion(
                 status,
                 {"command": self.plan.executed, "outputs": self.plan.outputs},
@@ -827,47 +824,11 @@ class _Runner:
 # ------------------------------------------------------------------ helpers
 
 
-def _load_report_writers() -> None:
-    """Importing reports registers its finalize hook (summary, HTML report, RO-Crate)."""
-    from .. import reports  # noqa: F401
-
-
-@contextmanager
-def _command_environment() -> Iterator[None]:
-    """This interpreter first on PATH (so ``python`` in the command is the one whose
-    environment is recorded) and a fixed hash seed, as for the generated scripts (and as
-    `anc verify` reruns them); restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("PATH", "PYTHONHASHSEED")}
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    os.environ["PYTHONHASHSEED"] = "0"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _temporary_log() -> Path:
     """Outside the dataset: written even when its disk is full, never one of the outputs."""
     fd, name = tempfile.mkstemp(prefix="anc-command-", suffix=".log")
     os.close(fd)
     return Path(name)
-
-
-def _remove_unfinished(target: Path, existed: bool) -> None:
-    if not target.exists():
-        return
-    if not existed:
-        remove_tree(target)
-        return
-    for child in target.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            remove_tree(child)
-        else:
-            child.unlink()
 
 
 def _short(command: str, limit: int = 60) -> str:

@@ -72,7 +72,9 @@ _ISOLATING = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE")
 
 
 @contextmanager
-def _command_environment(error_log: Path, bin_dir: Path | None = None) -> Iterator[None]:
+def command_environment(
+    error_log: Path | None = None, bin_dir: Path | None = None
+) -> Iterator[None]:
     """BIN_DIR (this interpreter's by default) first on PATH, since the recorded command
     says plain ``python``; the error log location for the script, and the fixed hash seed
     the script would otherwise re-execute itself to get; restored afterwards. With BIN_DIR
@@ -81,7 +83,8 @@ def _command_environment(error_log: Path, bin_dir: Path | None = None) -> Iterat
     saved = {k: os.environ.get(k) for k in names}
     first = bin_dir or Path(sys.executable).parent
     os.environ["PATH"] = str(first) + os.pathsep + os.environ.get("PATH", "")
-    os.environ[ERROR_LOG_ENV] = str(error_log)
+    if error_log is not None:
+        os.environ[ERROR_LOG_ENV] = str(error_log)
     os.environ["PYTHONHASHSEED"] = "0"
     if bin_dir is not None:
         for key in ("PYTHONPATH", "PYTHONHOME"):
@@ -158,7 +161,7 @@ def run_conversion(
     error_log = _new_error_log("anc-run-")
     what = f"conversion script {script.as_posix()}"
     try:
-        with _command_environment(error_log):
+        with command_environment(error_log):
             return dlrun.run_command(
                 root,
                 f"python {shlex.quote(script.as_posix())}",
@@ -182,7 +185,7 @@ def rerun_in_clone(
     virtual environment); a failing script raises ConversionError naming its last error line."""
     error_log = _new_error_log("anc-rerun-")
     try:
-        with _command_environment(error_log, bin_dir):
+        with command_environment(error_log, bin_dir):
             return dlrun.rerun_in_clone(dataset_path, commit)
     except RunFailed as exc:
         _raise_on_failure(exc.results, error_log, exc.what)

@@ -172,3 +172,36 @@ class Status(BaseModel):
 
 class ConversionList(BaseModel):
     conversions: list[ConversionInfo]
+
+
+class InterfaceOut(BaseModel):
+    name: str
+    modality: str
+    display_name: str
+    suffixes: list[str]
+    extra: str | None
+    installed: bool
+    missing: list[str]
+    pip: str
+
+
+class InterfaceList(BaseModel):
+    interfaces: list[InterfaceOut]
+    installed: int
+    total: int
+
+
+class SessionConverted(BaseModel):
+    conversion_id: str
+    path: str
+    status: str
+    tag: str | None
+    nwb: str | None
+    reason: str | None
+
+
+class SpecConverted(BaseModel):
+    spec: str
+    conversions: list[SessionConverted]
+    completed: int
+    failed: int

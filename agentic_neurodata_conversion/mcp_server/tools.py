@@ -39,9 +39,13 @@ from .schemas import (
     FieldValue,
     Finalized,
     InputMode,
+    InterfaceList,
+    InterfaceOut,
     Metadata,
     Outcome,
     Recorded,
+    SessionConverted,
+    SpecConverted,
     Started,
     StateOut,
     Status,
@@ -174,6 +178,8 @@ class ConversionTools:
         "get_field_report",
         "get_status",
         "list_conversions",
+        "list_interfaces",
+        "convert_from_spec",
     )
 
     def __init__(
@@ -674,3 +680,86 @@ class ConversionTools:
         except AncError as exc:
             raise ToolError(str(exc)) from exc
         return ConversionList(conversions=infos)
+
+    async def list_interfaces(
+        self,
+        modality: Annotated[
+            str | None,
+            Field(max_length=64, description="Only this modality (ecephys, ophys, behavior, ...)."),
+        ] = None,
+        installed_only: Annotated[
+            bool, Field(description="Only interfaces whose NeuroConv extra is installed.")
+        ] = False,
+    ) -> InterfaceList:
+        """Every NeuroConv data interface a YAML specification (convert_from_spec) can name: its modality, the neuroconv[extra] it needs, whether that is installed here, and the pip line that installs it."""
+        from ..conversion.interfaces import list_interfaces
+
+        every = await anyio.to_thread.run_sync(list_interfaces)
+        chosen = [
+            i
+            for i in every
+            if (modality is None or i.modality == modality) and (i.installed or not installed_only)
+        ]
+        return InterfaceList(
+            interfaces=[InterfaceOut(**i.to_dict()) for i in chosen],
+            installed=sum(i.installed for i in every),
+            total=len(every),
+        )
+
+    async def convert_from_spec(
+        self,
+        ctx: Context,
+        spec: Annotated[
+            str,
+            Field(description="A NeuroConv YAML conversion specification, inside a root."),
+        ],
+        session: Annotated[
+            str | None,
+            Field(max_length=128, description="Only this session (default: every session)."),
+        ] = None,
+        data_folder: Annotated[
+            str | None,
+            Field(description="Where the spec's relative paths start (default: its folder)."),
+        ] = None,
+    ) -> SpecConverted:
+        """Run each session of a NeuroConv YAML specification as its own tracked conversion (the spec copied into scripts/, values it sets recorded as user_provided with their key path, the interfaces' values as auto_extracted, conflicts resolved for the spec); every session is checked before the first dataset is created."""
+        from ..conversion.converter import convert_spec
+        from ..conversion.converter.spec import load_spec, plan_session, select
+
+        path = self.roots.resolve(spec)
+        folder = self.roots.resolve(data_folder) if data_folder else None
+        agent, _ = client_identity(client_session(ctx))
+
+        def job() -> list[Any]:
+            loaded = load_spec(path, folder)
+            for one in select(loaded, session):  # every source must lie inside the roots
+                for source in plan_session(loaded, one).inputs():
+                    self.roots.resolve(str(source))
+            return convert_spec(
+                path,
+                self.manager.output_dir,
+                session=session,
+                data_folder=folder,
+                progress=_reporter(ctx, path.name, 5),
+                requested_by=agent,
+            )
+
+        try:
+            results = await anyio.to_thread.run_sync(job)
+        except AncError as exc:
+            raise ToolError(str(exc)) from exc
+        out = [
+            SessionConverted(
+                conversion_id=r.conversion_id,
+                path=str(r.path),
+                status=r.status,
+                tag=r.tag,
+                nwb=str(r.nwb) if r.nwb else None,
+                reason=r.reason,
+            )
+            for r in results
+        ]
+        done = sum(r.status == "completed" for r in results)
+        return SpecConverted(
+            spec=str(path), conversions=out, completed=done, failed=len(out) - done
+        )

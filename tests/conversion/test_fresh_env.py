@@ -105,11 +105,11 @@ def test_a_fresh_environment_comes_first_on_path_and_alone(tmp_path: Path) -> No
     before = dict(os.environ)
     os.environ["PYTHONPATH"] = str(tmp_path / "elsewhere")
     try:
-        with engine._command_environment(tmp_path / "log", tmp_path / "venv" / "bin"):
+        with engine.command_environment(tmp_path / "log", tmp_path / "venv" / "bin"):
             assert os.environ["PATH"].split(os.pathsep)[0] == str(tmp_path / "venv" / "bin")
             assert "PYTHONPATH" not in os.environ and os.environ["PYTHONNOUSERSITE"] == "1"
         assert os.environ["PYTHONPATH"] == str(tmp_path / "elsewhere")
-        with engine._command_environment(tmp_path / "log"):  # plain verify: this interpreter
+        with engine.command_environment(tmp_path / "log"):  # plain verify: this interpreter
             assert os.environ["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
             assert os.environ["PYTHONPATH"] == str(tmp_path / "elsewhere")
     finally:

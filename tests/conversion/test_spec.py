@@ -186,7 +186,7 @@ def test_bad_specs_are_refused_in_one_line(
     spec = write_spec(spec_folder, yuta, phy)
 
     # NeuroConv's own schema: the key path of the problem is named
-    broken = tmp_path / "broken.yml"
+    broken = spec_folder / "broken.yml"
     broken.write_text(
         spec.read_text().replace(
             "      - nwbfile_name: phy-example\n        source_data:",
@@ -199,17 +199,17 @@ def test_bad_specs_are_refused_in_one_line(
     err = _refused(run_cli, out, "--spec", str(spec), "--session", "phy-exampel")
     assert "no session 'phy-exampel'" in err and "phy-example" in err
 
-    typo = tmp_path / "typo.yml"
+    typo = spec_folder / "typo.yml"
     typo.write_text(spec.read_text().replace("PhySortingInterface", "PhySortingInterfase"))
     err = _refused(run_cli, out, "--spec", str(typo))
     assert "PhySortingInterfase" in err and "PhySortingInterface" in err
 
-    options = tmp_path / "options.yml"
+    options = spec_folder / "options.yml"
     options.write_text(spec.read_text() + "conversion_options:\n  stub_test: true\n")
     err = _refused(run_cli, out, "--spec", str(options))
     assert "'stub_test'" in err and "CsvTimeIntervalsInterface" in err and "trials" in err
 
-    missing = tmp_path / "missing.yml"
+    missing = spec_folder / "missing.yml"
     missing.write_text(spec.read_text().replace("file_path: trials.csv", "file_path: trails.csv"))
     err = _refused(run_cli, out, "--spec", str(missing))
     assert "trails.csv" in err and "does not exist" in err
@@ -227,7 +227,7 @@ def test_an_interface_whose_extra_is_missing_names_the_pip_line(
 
     absent = next(i for i in list_interfaces() if not i.installed and i.extra)
     spec = write_spec(spec_folder, spec_folder / YUTA, spec_folder / PHY)
-    odd = tmp_path / "odd.yml"
+    odd = spec_folder / "odd.yml"
     odd.write_text(spec.read_text().replace("PhySortingInterface", absent.name))
     err = _refused(run_cli, tmp_path / "out", "--spec", str(odd))
     assert absent.name in err and f"neuroconv[{absent.extra}]" in err

@@ -107,7 +107,7 @@ async def test_http_requires_the_bearer_token(root: Path, tmp_path: Path) -> Non
             async with _client(url, None) as client:
                 await client.list_tools()
         async with _client(url, TOKEN) as client:
-            assert len((await client.list_tools()).tools) == 15
+            assert len((await client.list_tools()).tools) == 17
             await call(client, "start_conversion", source="rec", conversion_id="h1")
             await call(
                 client,

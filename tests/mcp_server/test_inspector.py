@@ -65,7 +65,7 @@ def _inspect(inspector: Path, root: Path, *args: str) -> subprocess.CompletedPro
 def test_inspector_lists_and_calls_tools(inspector: Path, root: Path) -> None:
     listed = _inspect(inspector, root, "--method", "tools/list", "--strict")
     assert listed.returncode == 0, listed.stderr
-    assert len(json.loads(listed.stdout)["tools"]) == 15
+    assert len(json.loads(listed.stdout)["tools"]) == 17
     assert "Warning" not in listed.stderr  # every schema is portable
 
     called = _inspect(inspector, root, "--method", "tools/call", "--tool-name", "list_conversions")

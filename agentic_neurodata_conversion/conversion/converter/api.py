@@ -22,6 +22,7 @@ def convert_spec(
     progress: Progress | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_result: Callable[[ConversionResult], None] | None = None,
+    requested_by: str | None = None,
 ) -> list[ConversionResult]:
     """One tracked conversion per session of the NeuroConv YAML spec (or the one named
     SESSION). Every session is read and checked before the first dataset is created; a
@@ -39,7 +40,7 @@ def convert_spec(
         for warning in one.check.warnings if on_warning else ():
             on_warning(f"{one.plan.name}: {warning}")  # type: ignore[misc]
         try:
-            result = run.execute(one, progress)
+            result = run.execute(one, progress, requested_by)
         except Interrupted:
             raise
         except AncError as exc:  # recorded in its dataset; the other sessions go on

@@ -28,9 +28,9 @@ from ..formats import first_line
 from ..pipeline import (
     SCRIPT,
     ConversionResult,
-    _load_report_writers,
-    _remove_unfinished,
     check_locations,
+    load_report_writers,
+    remove_unfinished,
 )
 from .plan import ConverterPlan
 
@@ -167,9 +167,12 @@ def prepare(
     return Prepared(plan, output, conversion_id, converter, extracted, check, created, generated_by)
 
 
-def execute(prepared: Prepared, progress: Progress | None = None) -> ConversionResult:
+def execute(
+    prepared: Prepared, progress: Progress | None = None, requested_by: str | None = None
+) -> ConversionResult:
     """Create the conversion dataset of a prepared plan and run it to its end; a failure is
-    recorded and finalized as failed, then raised."""
+    recorded and finalized as failed, then raised. REQUESTED_BY names who asked (an MCP
+    client), recorded with the plan."""
     say = progress or (lambda stage, message: None)
     plan, output, conversion_id = prepared.plan, prepared.output, prepared.conversion_id
     extracted, check, created = prepared.extracted, prepared.check, prepared.created
@@ -183,7 +186,7 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> ConversionR
         )
     except BaseException:
         with interrupts.shielded():
-            _remove_unfinished(target, False)
+            remove_unfinished(target, False)
             if made_output and output.is_dir() and not any(output.iterdir()):
                 output.rmdir()
         raise
@@ -191,7 +194,7 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> ConversionR
     stage = "start"
     try:
         stage = "start"
-        _record_plan(tracker, plan)
+        _record_plan(tracker, plan, requested_by)
         manifests = [
             tracker.add_input(path, mode="reference", name=name, commit=False).path
             for path, name in zip(inputs, _input_names(inputs), strict=True)
@@ -249,10 +252,12 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> ConversionR
         tracker.close()
 
 
-def _record_plan(tracker: ConversionProvenanceTracker, plan: ConverterPlan) -> None:
+def _record_plan(
+    tracker: ConversionProvenanceTracker, plan: ConverterPlan, requested_by: str | None
+) -> None:
     tracker.record_provenance(
         ProvenanceSource.USER_PROVIDED,
-        "user",
+        requested_by or "user",
         "converter_plan",
         {
             "kind": plan.kind,
@@ -400,7 +405,7 @@ def _finalize(
     elif not evaluation_passes:
         reason = "the NWB data differ from the sources (see reports/evaluation.md)"
     status = "completed" if reason is None else "failed"
-    _load_report_writers()
+    load_report_writers()
     tag = tracker.finalize_conversion(status, {d.field: d.value for d in decisions}, error=reason)
     return _result(tracker, tag, reason)
 
@@ -429,7 +434,7 @@ def _fail(tracker: ConversionProvenanceTracker, error: BaseException | str, stag
     if isinstance(error, BaseException) and not isinstance(error, AncError):
         message = f"{type(error).__name__}: {error}"
     tracker.record_error(error, stage=stage, outcome="conversion failed")
-    _load_report_writers()
+    load_report_writers()
     tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
 
 

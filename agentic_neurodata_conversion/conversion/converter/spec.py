@@ -162,7 +162,7 @@ def select(spec: Specification, name: str | None) -> list[SpecSession]:
     if name is None:
         return list(spec.sessions)
     for session in spec.sessions:
-        if name in (session.name, slug(name)):
+        if session.name in (name, slug(name)):
             return [session]
     close = difflib.get_close_matches(name, spec.names(), n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"sessions: {', '.join(spec.names())}"
