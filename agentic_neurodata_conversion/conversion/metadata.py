@@ -1058,18 +1058,7 @@ def extract_converter_metadata(converter: Any) -> list[FieldDecision]:
         if path in DATETIME_FIELDS and isinstance(value, str):
             with_time = _parse_time(value)
             value = with_time if with_time is not None else value
-        decisions.append(
-            FieldDecision(
-                path,
-                value,
-                ProvenanceSource.AUTO_EXTRACTED,
-                FILE_CONFIDENCE,
-                ConfidenceLevel.DEFINITIVE,
-                method,
-                evidence,
-                ["read from the sources by the converter's interfaces"],
-            )
-        )
+        decisions.append(_file_decision(path, value, evidence, method))
     return decisions
 
 

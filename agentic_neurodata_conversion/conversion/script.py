@@ -57,17 +57,8 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
-if os.environ.get("PYTHONHASHSEED") != "0":
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable, *sys.argv])
-
-# Not resolve(): in a dataset this file may be a link into the annex.
-HERE = Path(os.path.abspath(__file__)).parent
-SETTINGS = json.loads((HERE / "{metadata_name}").read_text())
-ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
-# What NWB's NWBFile cannot be made without.
-REQUIRED = ("session_description", "identifier", "session_start_time")
 METADATA_FILE = "{metadata_name}"
+# @SETUP@
 SET_HOW = "in --metadata FILE"
 
 
@@ -198,6 +189,20 @@ def seed_object_ids(seed):
     hdmf.container.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
 '''
 
+# How every generated script starts: a fixed hash seed, where it is, what it reads.
+SETUP = """\
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+# Not resolve(): in a dataset this file may be a link into the annex.
+HERE = Path(os.path.abspath(__file__)).parent
+SETTINGS = json.loads((HERE / METADATA_FILE).read_text())
+ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
+# What NWB's NWBFile cannot be made without.
+REQUIRED = ("session_description", "identifier", "session_start_time")
+"""
+
 # How every generated script ends: stderr to anc's log, one exit code per outcome.
 MAIN_BLOCK = """\
 if __name__ == "__main__":
@@ -220,8 +225,10 @@ if __name__ == "__main__":
 
 def complete(template_text: str) -> str:
     """A formatted template with the shared pieces in place of their markers."""
-    return template_text.replace("# @MAKE_NWBFILE@\n", MAKE_NWBFILE).replace(
-        "# @MAIN@\n", MAIN_BLOCK
+    return (
+        template_text.replace("# @SETUP@\n", SETUP)
+        .replace("# @MAKE_NWBFILE@\n", MAKE_NWBFILE)
+        .replace("# @MAIN@\n", MAIN_BLOCK)
     )
 
 

@@ -45,17 +45,8 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
-if os.environ.get("PYTHONHASHSEED") != "0":
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable, *sys.argv])
-
-# Not resolve(): in a dataset this file may be a link into the annex.
-HERE = Path(os.path.abspath(__file__)).parent
-SETTINGS = json.loads((HERE / "{metadata_name}").read_text())
-ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
-# What NWB's NWBFile cannot be made without.
-REQUIRED = ("session_description", "identifier", "session_start_time")
 METADATA_FILE = "{metadata_name}"
+# @SETUP@
 SET_HOW = "{set_how}"
 
 
