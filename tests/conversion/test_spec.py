@@ -120,6 +120,8 @@ def test_each_session_of_a_spec_is_a_tracked_verified_conversion(
             for p in run["input_data"]["inputs"]
         )
         assert "scripts/code/conversion.yml" in run["input_data"]["inputs"]
+        assert run["output_data"]["software"]["neuroconv"]
+        assert (conversion / "scripts/requirements.lock").is_file()
         nwb = next((conversion / "outputs").glob("*.nwb"))
         assert nwb.is_symlink() and ".git/annex/objects" in str(nwb.readlink())
 

@@ -344,7 +344,7 @@ def _run(
         AGENT,
         "run_conversion",
         {"script": SCRIPT, "inputs": inputs},
-        result.to_dict(),
+        {**result.to_dict(), "software": engine.software_versions()},
         confidence=1.0,
         confidence_level=ConfidenceLevel.DEFINITIVE,
         method="datalad run",
