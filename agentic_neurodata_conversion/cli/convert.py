@@ -26,7 +26,18 @@ def register(app: typer.Typer) -> None:
 
 
 def convert(
-    source: Path = typer.Argument(..., help="Folder of the raw recording."),
+    source: Path | None = typer.Argument(None, help="Folder of the raw recording."),
+    spec: Path | None = typer.Option(
+        None, "--spec", help="A NeuroConv YAML conversion specification (instead of SOURCE)."
+    ),
+    session: str | None = typer.Option(
+        None, "--session", help="With --spec: only this session (default: every session)."
+    ),
+    data_folder: Path | None = typer.Option(
+        None,
+        "--data-folder",
+        help="With --spec: where its relative paths start (default: its folder).",
+    ),
     format: str | None = typer.Option(None, "--format", help="Recording format (skip detection)."),
     stream: str | None = typer.Option(
         None,
@@ -58,11 +69,33 @@ def convert(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Convert a recording to NWB inside a new tracked conversion dataset."""
+    """Convert a recording (or each session of a NeuroConv YAML spec) to NWB, each inside a
+    new tracked conversion dataset."""
     from ..conversion.formats import stream_wish
     from ..conversion.pipeline import convert as run_convert
     from ..errors import UsageError
 
+    if spec is not None or source is None:
+        given = {
+            "SOURCE": source,
+            "--format": format,
+            "--stream": stream,
+            "--record-node": record_node,
+            "--block": block,
+            "--all-streams": all_streams or None,
+            "--metadata": metadata,
+            "--id": conversion_id,
+            "--input-mode": None if input_mode == "auto" else input_mode,
+        }
+        _convert_spec(
+            spec, session, data_folder, output, as_json, [k for k, v in given.items() if v]
+        )
+        return
+    if session is not None or data_folder is not None:
+        raise UsageError(
+            f"{'--session' if session is not None else '--data-folder'} needs --spec",
+            "give the YAML specification with --spec FILE",
+        )
     stream = stream_wish(stream, all_streams, ("--stream", "--all-streams"))
     if input_mode not in INPUT_MODES:
         raise UsageError(
@@ -80,6 +113,50 @@ def convert(
         on_warning=lambda warning: typer.echo(f"warning: {warning}", err=True),
     )
     _print_result(result, as_json)
+
+
+def _convert_spec(
+    spec: Path | None,
+    session: str | None,
+    data_folder: Path | None,
+    output: Path,
+    as_json: bool,
+    conflicting: list[str],
+) -> None:
+    """`anc convert --spec`: one conversion per session; exit 1 if any did not complete."""
+    from ..conversion.converter import convert_spec
+    from ..conversion.workers import quiet_readers
+    from ..errors import UsageError
+
+    quiet_readers()  # in this process: the readers' notices would break the one-line output
+
+    if spec is None:
+        raise UsageError(
+            "no recording given", "give the recording's folder, or a YAML spec with --spec FILE"
+        )
+    if conflicting:
+        raise UsageError(
+            f"{conflicting[0]} does not go with --spec",
+            "the spec names the sources and metadata of every session; set them there",
+        )
+    results = convert_spec(
+        spec,
+        output,
+        session=session,
+        data_folder=data_folder,
+        progress=None if as_json else stage_printer(),
+        on_warning=lambda warning: typer.echo(f"warning: {warning}", err=True),
+    )
+    if as_json:
+        print_json([r.to_dict() for r in results])
+    else:
+        for result in results:
+            line = f"{result.status}: {result.nwb.name if result.nwb else 'no NWB file'}"
+            line += f", tagged {result.tag}" if result.tag else f" ({result.reason})"
+            typer.echo(line)
+            typer.echo(str(result.path))
+    if any(r.status != "completed" for r in results):
+        raise typer.Exit(1)
 
 
 def _print_result(result: ConversionResult, as_json: bool) -> None:
@@ -119,12 +196,21 @@ def discard(
 def verify(
     conversion: Path = typer.Argument(..., help="A conversion_<id> folder (or `.` inside it)."),
     as_json: bool = typer.Option(False, "--json", help="Print each check's result as JSON."),
+    fresh_env: bool = typer.Option(
+        False,
+        "--fresh-env",
+        help="Re-execute in a new virtual environment built from the conversion's "
+        "scripts/requirements.lock (pip; takes minutes), removed afterwards.",
+    ),
 ) -> None:
     """Check the journal, the outputs at HEAD and in the work tree, and re-execute the recorded
     run in a temporary clone; exit 0 only if everything matches."""
     from ..conversion.verify import verify as run_verify
 
-    report = run_verify(conversion)
+    def say(message: str) -> None:
+        typer.echo(message, err=True)
+
+    report = run_verify(conversion, fresh_env=fresh_env, progress=None if as_json else say)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -145,7 +231,10 @@ def verify(
             )
         raise typer.Exit(1)
     if not as_json:
-        typer.echo(f"verified: re-executing {report.run_commit[:10]} reproduces every output")
+        where = " in a fresh environment" if report.fresh_env else ""
+        typer.echo(
+            f"verified: re-executing {report.run_commit[:10]}{where} reproduces every output"
+        )
 
 
 def status(

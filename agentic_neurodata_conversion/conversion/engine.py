@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .. import environment
+from ..datalad_layer import annex
 from ..datalad_layer import run as dlrun
 from ..datalad_layer.dataset import (
     FAILED,
@@ -39,17 +41,55 @@ from .script import METADATA_NAME
 
 ERROR_LOG = "reports/conversion-error.log"
 ERROR_LOG_ENV = "ANC_ERROR_LOG"
+# What the run record names as the conversion's software (besides python and git-annex).
+SOFTWARE = (
+    "neuroconv",
+    "spikeinterface",
+    "neo",
+    "pynwb",
+    "hdmf",
+    "h5py",
+    "numpy",
+    "nwbinspector",
+    "datalad",
+)
+
+
+def software_versions() -> dict[str, str]:
+    """The versions the script runs with (it runs in this interpreter): the conversion
+    libraries, DataLad, the git-annex that annexes the outputs, and Python."""
+    env = environment.capture()
+    found = env.versions(SOFTWARE)
+    git_annex = annex.version() or env.version_of("git-annex")
+    if git_annex:
+        found["git-annex"] = git_annex
+    found["python"] = env.python
+    return found
+
+
+# What could bring packages from outside a fresh environment into its interpreter.
+_ISOLATING = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE")
 
 
 @contextmanager
-def _command_environment(error_log: Path) -> Iterator[None]:
-    """This interpreter first on PATH (the recorded command says plain ``python``), the
-    error log location for the script, and the fixed hash seed the script would otherwise
-    re-execute itself to get; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("PATH", ERROR_LOG_ENV, "PYTHONHASHSEED")}
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    os.environ[ERROR_LOG_ENV] = str(error_log)
+def command_environment(
+    error_log: Path | None = None, bin_dir: Path | None = None
+) -> Iterator[None]:
+    """BIN_DIR (this interpreter's by default) first on PATH, since the recorded command
+    says plain ``python``; the error log location for the script, and the fixed hash seed
+    the script would otherwise re-execute itself to get; restored afterwards. With BIN_DIR
+    nothing else reaches its interpreter's imports: no PYTHONPATH, no user site."""
+    names = ("PATH", ERROR_LOG_ENV, "PYTHONHASHSEED", *_ISOLATING)
+    saved = {k: os.environ.get(k) for k in names}
+    first = bin_dir or Path(sys.executable).parent
+    os.environ["PATH"] = str(first) + os.pathsep + os.environ.get("PATH", "")
+    if error_log is not None:
+        os.environ[ERROR_LOG_ENV] = str(error_log)
     os.environ["PYTHONHASHSEED"] = "0"
+    if bin_dir is not None:
+        for key in ("PYTHONPATH", "PYTHONHOME"):
+            os.environ.pop(key, None)
+        os.environ["PYTHONNOUSERSITE"] = "1"
     try:
         yield
     finally:
@@ -121,7 +161,7 @@ def run_conversion(
     error_log = _new_error_log("anc-run-")
     what = f"conversion script {script.as_posix()}"
     try:
-        with _command_environment(error_log):
+        with command_environment(error_log):
             return dlrun.run_command(
                 root,
                 f"python {shlex.quote(script.as_posix())}",
@@ -137,13 +177,15 @@ def run_conversion(
         error_log.unlink(missing_ok=True)
 
 
-def rerun_in_clone(dataset_path: str | Path, commit: str) -> RerunResult:
+def rerun_in_clone(
+    dataset_path: str | Path, commit: str, *, bin_dir: Path | None = None
+) -> RerunResult:
     """Re-execute the run COMMIT in an ephemeral clone (``datalad_layer.run.rerun_in_clone``)
-    with the script's environment; a failing script raises ConversionError naming its last
-    error line."""
+    with the script's environment, its ``python`` the one in BIN_DIR when given (a fresh
+    virtual environment); a failing script raises ConversionError naming its last error line."""
     error_log = _new_error_log("anc-rerun-")
     try:
-        with _command_environment(error_log):
+        with command_environment(error_log, bin_dir):
             return dlrun.rerun_in_clone(dataset_path, commit)
     except RunFailed as exc:
         _raise_on_failure(exc.results, error_log, exc.what)

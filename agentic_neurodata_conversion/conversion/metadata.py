@@ -794,10 +794,17 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _apply_user(
-    decided: dict[str, FieldDecision], user_values: Mapping[str, Any], where: str
+    decided: dict[str, FieldDecision],
+    user_values: Mapping[str, Any],
+    where: str,
+    method: str = "user_metadata_file",
+    evidence_of: Mapping[str, str] | None = None,
 ) -> None:
+    """The user's values over the decided ones; a disagreement with a file value is kept as a
+    conflict resolved for the user. EVIDENCE_OF names where each value was given (a key path
+    of a spec), else ``WHERE: path``."""
     for path, value in user_values.items():
-        evidence = [f"{where}: {path}"]
+        evidence = [(evidence_of or {}).get(path) or f"{where}: {path}"]
         previous = decided.get(path)
         if (
             previous is not None
@@ -816,7 +823,7 @@ def _apply_user(
                 ProvenanceSource.USER_PROVIDED,
                 USER_CONFIDENCE,
                 ConfidenceLevel.HUMAN_OVERRIDE,
-                "user_metadata_file",
+                method,
                 evidence,
                 [
                     f"the user's value replaces {previous.value!r} read from {', '.join(previous.evidence)}"
@@ -824,7 +831,9 @@ def _apply_user(
                 conflict,
             )
         else:
-            why = "given in the user's metadata file"
+            why = (
+                "given in the user's metadata file" if evidence_of is None else f"given in {where}"
+            )
             if previous is not None:
                 why += (
                     "; agrees with the recording's files"
@@ -837,7 +846,7 @@ def _apply_user(
                 ProvenanceSource.USER_PROVIDED,
                 USER_CONFIDENCE,
                 ConfidenceLevel.HUMAN_CONFIRMED,
-                "user_metadata_file",
+                method,
                 evidence,
                 [why],
             )
@@ -872,8 +881,11 @@ def _apply_timezone(
             decision.level = ConfidenceLevel.MEDIUM_EVIDENCE
 
 
-def _fill_placeholders(decided: dict[str, FieldDecision], spec: FormatSpec) -> None:
-    """Defaults for what DANDI needs and neither the files nor the user gave."""
+def _fill_placeholders(
+    decided: dict[str, FieldDecision], display_name: str, kind: str = "extracellular recording"
+) -> None:
+    """Defaults for what DANDI needs and neither the files nor the user gave (DISPLAY_NAME
+    and KIND say what was converted, in the placeholder description and keywords)."""
 
     def need(path: str, value: Any, why: str) -> None:
         if path not in decided:
@@ -881,7 +893,7 @@ def _fill_placeholders(decided: dict[str, FieldDecision], spec: FormatSpec) -> N
 
     need(
         "NWBFile.session_description",
-        f"{spec.display_name} extracellular recording (placeholder description)",
+        f"{display_name} {kind} (placeholder description)",
         "NWB requires a session description",
     )
     need(
@@ -894,7 +906,7 @@ def _fill_placeholders(decided: dict[str, FieldDecision], spec: FormatSpec) -> N
     need("NWBFile.lab", "Placeholder lab", "DANDI asks for the lab")
     need(
         "NWBFile.keywords",
-        ["extracellular electrophysiology", spec.display_name],
+        ["extracellular electrophysiology", display_name],
         "DANDI asks for keywords; these name only the modality and format",
     )
     need("Subject.subject_id", "placeholder-subject", "DANDI requires a subject id")
@@ -961,7 +973,7 @@ def _fill_placeholders(decided: dict[str, FieldDecision], spec: FormatSpec) -> N
         if path not in decided:
             decided[path] = _default_decision(
                 path,
-                f"Raw {spec.display_name} traces in digital counts; `conversion` gives volts.",
+                f"Raw {display_name} traces in digital counts; `conversion` gives volts.",
                 "describe_series",
                 "what NeuroConv writes: the unscaled int16 samples",
             )
@@ -990,8 +1002,120 @@ def decide_fields(
     if user is not None:
         _apply_user(decided, _user_fields(user, decided, where), where)
     _apply_timezone(decided, user, where)
-    _fill_placeholders(decided, spec)
+    _fill_placeholders(decided, spec.display_name)
     for decision in _tool_decisions(context):
         decided[decision.field] = decision
     # Stable: sections in NWB order, fields in the order they were decided.
+    return sorted(decided.values(), key=lambda d: _order(d.field))
+
+
+# --------------------------------------------------------------------------- converters
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataLayer:
+    """Metadata a user gave for a converter: one level of a YAML spec (global, experiment,
+    session) or the ``metadata=`` of ``track_conversion``; later layers win."""
+
+    values: Mapping[str, Any]  # nested, NeuroConv's form
+    where: str  # the file (or call) holding it
+    key_path: str = (
+        ""  # where VALUES sit in that file, e.g. "experiments.ymaze.sessions[0].metadata"
+    )
+
+
+def extract_converter_metadata(converter: Any) -> list[FieldDecision]:
+    """Every non-empty field of ``converter.get_metadata()``, ``auto_extracted``, each naming
+    the interface whose own ``get_metadata()`` gave that value (else the converter)."""
+    names = {key: type(part).__name__ for key, part in converter.data_interface_objects.items()}
+    try:
+        merged = flatten(_plain(converter.get_metadata()))
+        own = {
+            key: flatten(_plain(part.get_metadata()))
+            for key, part in converter.data_interface_objects.items()
+        }
+    except Exception as exc:  # reader errors surface here
+        raise ConversionError(
+            f"{type(converter).__name__}.get_metadata() failed: {first_line(exc)}",
+            "check that every source of the conversion is complete and readable",
+        ) from exc
+    decisions = []
+    for path, value in merged.items():
+        if (
+            path in TOOL_FIELDS
+            or value is None
+            or (isinstance(value, str) and value in EMPTY_VALUES)
+        ):
+            continue
+        givers = [key for key, flat in own.items() if path in flat and _same(flat[path], value)]
+        if givers:
+            key = givers[-1]  # NeuroConv merges in order: the last interface's value stands
+            method = f"neuroconv {names[key]}.get_metadata()"
+            evidence = [f"interface {key} ({names[key]}).get_metadata(): {path}"]
+        else:
+            method = f"neuroconv {type(converter).__name__}.get_metadata()"
+            evidence = [f"converter {type(converter).__name__}.get_metadata(): {path}"]
+        if path in DATETIME_FIELDS and isinstance(value, str):
+            with_time = _parse_time(value)
+            value = with_time if with_time is not None else value
+        decisions.append(_file_decision(path, value, evidence, method))
+    return decisions
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _layer_fields(layer: MetadataLayer) -> tuple[dict[str, Any], dict[str, str]]:
+    """A layer's values by field path, and the evidence (file: key path) of each."""
+    values = flatten(_plain(layer.values))
+    evidence = {}
+    for path, value in list(values.items()):
+        if path in DATETIME_FIELDS:
+            parsed = _parse_time(value)
+            if parsed is None:
+                raise UsageError(
+                    f"{layer.where}: {layer.key_path + '.' if layer.key_path else ''}{path}: "
+                    f"{value!r} is not a date and time",
+                    "write it as ISO 8601, e.g. 2024-01-31T14:00:00+01:00",
+                )
+            values[path] = parsed
+        prefix = f"{layer.key_path}." if layer.key_path else ""
+        evidence[path] = f"{layer.where}: {prefix}{path}"
+    return values, evidence
+
+
+def decide_converter_fields(
+    extracted: Sequence[FieldDecision],
+    layers: Sequence[MetadataLayer],
+    context: ConversionContext,
+    display_name: str,
+    keywords: Sequence[str] = (),
+) -> list[FieldDecision]:
+    """One decision per field for a NeuroConv converter: its interfaces' values
+    (``auto_extracted``), the user's layers in order (``user_provided``: a disagreement with
+    an extracted value is a conflict resolved for the user, a later layer replaces an
+    earlier one), time zones, placeholders for what DANDI needs, the conversion's own fields."""
+    decided = {
+        d.field: dataclasses.replace(d, evidence=list(d.evidence), reasoning=list(d.reasoning))
+        for d in extracted
+    }
+    for layer in layers:
+        values, evidence = _layer_fields(layer)
+        _apply_user(decided, values, layer.where, "user_specification", evidence)
+    _apply_timezone(decided, None, "the specification")
+    if keywords and "NWBFile.keywords" not in decided:
+        decided["NWBFile.keywords"] = _placeholder(
+            "NWBFile.keywords", list(keywords), "DANDI asks for keywords; these name the interfaces"
+        )
+    _fill_placeholders(decided, display_name, "conversion")
+    for decision in _tool_decisions(context):
+        decided[decision.field] = decision
     return sorted(decided.values(), key=lambda d: _order(d.field))

@@ -147,7 +147,7 @@ class ConversionPipeline:
                     raise
                 with interrupts.shielded():
                     interrupts.end_children(spare_children)
-                    _remove_unfinished(target, existed)
+                    remove_unfinished(target, existed)
                 if isinstance(exc, KeyboardInterrupt):
                     raise Interrupted(
                         "interrupted during start, before the conversion dataset was complete; "
@@ -448,6 +448,8 @@ class ConversionPipeline:
             script, meta = rendered.write(self.path / "scripts")
             for path in (script, meta):
                 self.tracker.save_conversion_artifact(path, "conversion_script", commit=False)
+            # The script runs in this interpreter: its lock is committed with the script.
+            self.tracker.record_environment()
             self._state(stage="script", script=SCRIPT)
             fields = self.state.get("fields")
             self.tracker.checkpoint(
@@ -479,7 +481,7 @@ class ConversionPipeline:
                 AGENT,
                 "run_conversion",
                 {"script": script, "inputs": inputs},
-                result.to_dict(),
+                {**result.to_dict(), "software": engine.software_versions()},
                 confidence=1.0,
                 confidence_level=ConfidenceLevel.DEFINITIVE,
                 method="datalad run",
@@ -545,7 +547,7 @@ class ConversionPipeline:
             status = "completed" if reason is None else "failed"
             final = {d.field: d.value for d in self._decisions()}
             self._say("finalize", f"finalizing: {status}")
-            _load_report_writers()
+            load_report_writers()
             tag = self.tracker.finalize_conversion(status, final, error=reason)
         return self.result(tag, reason)
 
@@ -572,7 +574,7 @@ class ConversionPipeline:
             error.message if isinstance(error, AncError) else f"{type(error).__name__}: {error}"
         )
         self.tracker.record_error(error, stage=stage, outcome="conversion failed")
-        _load_report_writers()
+        load_report_writers()
         self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
 
     def next_stage(self) -> str:
@@ -668,7 +670,7 @@ class ConversionPipeline:
         return removed + remove_stranded_objects(self.path, "*.nwb")
 
 
-def _load_report_writers() -> None:
+def load_report_writers() -> None:
     """Importing reports registers its finalize hook (summary, HTML report, RO-Crate)."""
     from .. import reports  # noqa: F401
 
@@ -717,12 +719,12 @@ def _unmake(pipeline: ConversionPipeline, output: Path, made_output: bool, exist
     if pipeline.monitor is not None and pipeline.monitor.running:
         pipeline.monitor.stop("refused")
     pipeline.tracker.close()
-    _remove_unfinished(pipeline.path, existed)
+    remove_unfinished(pipeline.path, existed)
     if made_output and output.is_dir() and not any(output.iterdir()):
         output.rmdir()
 
 
-def _remove_unfinished(target: Path, existed: bool) -> None:
+def remove_unfinished(target: Path, existed: bool) -> None:
     """Remove a conversion folder whose creation was cut short (an empty folder that was
     there before is kept, emptied)."""
     from ..datalad_layer.dataset import remove_tree

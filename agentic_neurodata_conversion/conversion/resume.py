@@ -21,7 +21,7 @@ from ..datalad_layer.dataset import (
 from ..datalad_layer.integrity import list_subdatasets
 from ..errors import UsageError
 from ..names import slug
-from ..provenance.layout import CONVERSION_FILE, TOOL
+from ..provenance.layout import CONVERSION_FILE, STATE_FILE, TOOL, read_json
 from ..provenance.session import TERMINAL_STATUSES
 from .pipeline import ConversionPipeline, ConversionResult, Progress
 from .stages import STAGES
@@ -37,6 +37,12 @@ def resume(path: str | Path, *, progress: Progress | None = None) -> ConversionR
         raise UsageError(
             f"conversion {root.name} is {status}: there is nothing to resume",
             "start a new conversion with `anc convert`",
+        )
+    if "command" in (read_json(root / STATE_FILE) or {}):  # made by `anc run`
+        raise UsageError(
+            f"conversion {root.name} ran a command of its own (`anc run`): a command cut short "
+            "cannot be resumed",
+            f"run it again with `anc run`, and discard this one with `anc discard {root}`",
         )
     spare = interrupts.current_children()
     with HeavyWorker() as worker:

@@ -57,24 +57,12 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
-if os.environ.get("PYTHONHASHSEED") != "0":
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable, *sys.argv])
-
-# Not resolve(): in a dataset this file may be a link into the annex.
-HERE = Path(os.path.abspath(__file__)).parent
-SETTINGS = json.loads((HERE / "{metadata_name}").read_text())
-ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
-# What NWB's NWBFile cannot be made without.
-REQUIRED = ("session_description", "identifier", "session_start_time")
+METADATA_FILE = "{metadata_name}"
+# @SETUP@
+SET_HOW = "in --metadata FILE"
 
 
-def seed_object_ids(seed):
-    """Make hdmf draw each container's object_id (a random uuid4) from a seeded generator."""
-    import hdmf.container
-
-    rng = random.Random(seed)
-    hdmf.container.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+# @MAKE_NWBFILE@
 
 
 def group_names(recording):
@@ -93,8 +81,6 @@ def main():
     seed_object_ids(conversion["object_id_seed"])
 
     from neuroconv import datainterfaces
-    from pynwb import NWBFile
-    from pynwb.file import Subject
 
     source = dict(conversion["source_data"])
     for key in ("folder_path", "file_path"):
@@ -113,39 +99,7 @@ def main():
         interface = getattr(datainterfaces, conversion["interface"])(**source)
     parts = getattr(interface, "data_interface_objects", None) or {{"": interface}}
 
-    # NeuroConv's own provenance record, made as NeuroConv makes it for the files it writes,
-    # then this conversion's keys (metadata file) in the same `key: value` form. The setting
-    # leaves out its git keys: they name the commit checked out now, which a rerun changes.
-    os.environ["NEUROCONV_PROVENANCE"] = conversion["neuroconv_provenance"]
-    from neuroconv.tools.nwb_helpers import get_default_nwbfile_metadata
-
-    record = get_default_nwbfile_metadata()["NWBFile"]["source_script"]
-    ours = metadata["NWBFile"].get("source_script")
-    metadata["NWBFile"]["source_script"] = f"{{record}}\\n{{ours}}" if ours else record
-
-    # The NWBFile is made here rather than by NeuroConv: its metadata schema has no
-    # file_create_date or was_generated_by, and both must be fixed for a stable file.
-    fields = dict(metadata["NWBFile"])
-    missing = [name for name in REQUIRED if name not in fields]
-    if missing:
-        sys.exit(
-            f"{{HERE.name}}/{metadata_name}: NWBFile.{{missing[0]}} is missing, and NWB requires "
-            f"it: set NWBFile.{{missing[0]}} in --metadata FILE and convert again"
-        )
-    for name in ("session_start_time", "file_create_date"):
-        if name in fields:
-            fields[name] = datetime.fromisoformat(fields[name])
-    if conversion["generated_by"]:
-        # The tool that wrote this script, then the packages writing the file as installed now.
-        fields["was_generated_by"] = conversion["generated_by"] + [
-            [name, version(name)] for name in conversion["generated_by_packages"]
-        ]
-    nwbfile = NWBFile(**fields)
-    subject = dict(metadata.get("Subject", {{}}))
-    if subject:
-        if "date_of_birth" in subject:
-            subject["date_of_birth"] = datetime.fromisoformat(subject["date_of_birth"])
-        nwbfile.subject = Subject(**subject)
+    nwbfile, neuroconv_metadata = make_nwbfile(conversion, metadata)
 
     # The electrodes table's location column follows each channel's electrode group.
     decided = metadata.get("Ecephys", {{}}).get("ElectrodeGroups", {{}}).values()
@@ -158,12 +112,6 @@ def main():
         if None not in locations:  # else NeuroConv's own default
             recording.set_property("brain_area", locations)
 
-    neuroconv_metadata = dict(metadata)
-    neuroconv_metadata["NWBFile"] = {{
-        key: value
-        for key, value in metadata["NWBFile"].items()
-        if key not in ("file_create_date", "was_generated_by")
-    }}
     output = ROOT / conversion["output"]
     output.parent.mkdir(parents=True, exist_ok=True)
     # Never write into an existing file in place: it may be a link into the annex.
@@ -180,6 +128,83 @@ def main():
     )
 
 
+# @MAIN@
+'''
+
+
+# The function every generated script shares (the template inserts it verbatim, not formatted).
+MAKE_NWBFILE = '''\
+def make_nwbfile(conversion, metadata):
+    """The NWBFile (and NeuroConv's metadata without what only it takes) from the decided
+    metadata. Made here rather than by NeuroConv: its metadata schema has no file_create_date
+    or was_generated_by, and both must be fixed for a stable file."""
+    from pynwb import NWBFile
+    from pynwb.file import Subject
+
+    # NeuroConv's own provenance record, made as NeuroConv makes it for the files it writes,
+    # then this conversion's keys (metadata file) in the same `key: value` form. The setting
+    # leaves out its git keys: they name the commit checked out now, which a rerun changes.
+    os.environ["NEUROCONV_PROVENANCE"] = conversion["neuroconv_provenance"]
+    from neuroconv.tools.nwb_helpers import get_default_nwbfile_metadata
+
+    record = get_default_nwbfile_metadata()["NWBFile"]["source_script"]
+    ours = metadata["NWBFile"].get("source_script")
+    metadata["NWBFile"]["source_script"] = f"{record}\\n{ours}" if ours else record
+
+    fields = dict(metadata["NWBFile"])
+    missing = [name for name in REQUIRED if name not in fields]
+    if missing:
+        sys.exit(
+            f"{HERE.name}/{METADATA_FILE}: NWBFile.{missing[0]} is missing, and NWB requires "
+            f"it: set NWBFile.{missing[0]} {SET_HOW} and convert again"
+        )
+    for name in ("session_start_time", "file_create_date"):
+        if name in fields:
+            fields[name] = datetime.fromisoformat(fields[name])
+    if conversion["generated_by"]:
+        # The tool that wrote this script, then the packages writing the file as installed now.
+        fields["was_generated_by"] = conversion["generated_by"] + [
+            [name, version(name)] for name in conversion["generated_by_packages"]
+        ]
+    nwbfile = NWBFile(**fields)
+    subject = dict(metadata.get("Subject", {}))
+    if subject:
+        if "date_of_birth" in subject:
+            subject["date_of_birth"] = datetime.fromisoformat(subject["date_of_birth"])
+        nwbfile.subject = Subject(**subject)
+    neuroconv_metadata = dict(metadata)
+    neuroconv_metadata["NWBFile"] = {
+        key: value
+        for key, value in metadata["NWBFile"].items()
+        if key not in ("file_create_date", "was_generated_by")
+    }
+    return nwbfile, neuroconv_metadata
+
+
+def seed_object_ids(seed):
+    """Make hdmf draw each container's object_id (a random uuid4) from a seeded generator."""
+    import hdmf.container
+
+    rng = random.Random(seed)
+    hdmf.container.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+'''
+
+# How every generated script starts: a fixed hash seed, where it is, what it reads.
+SETUP = """\
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+# Not resolve(): in a dataset this file may be a link into the annex.
+HERE = Path(os.path.abspath(__file__)).parent
+SETTINGS = json.loads((HERE / METADATA_FILE).read_text())
+ROOT = Path(os.path.normpath(HERE / SETTINGS["conversion"]["dataset_root"]))
+# What NWB's NWBFile cannot be made without.
+REQUIRED = ("session_description", "identifier", "session_start_time")
+"""
+
+# How every generated script ends: stderr to anc's log, one exit code per outcome.
+MAIN_BLOCK = """\
 if __name__ == "__main__":
     # Run by anc: what the libraries say on stderr goes to a log, whose last line anc
     # reports; the terminal shows one line. Run by hand: stderr as usual.
@@ -195,7 +220,16 @@ if __name__ == "__main__":
         sys.stderr.flush()
         # At once: closing half-written HDF5 objects at exit would only bury the error.
         os._exit(1)
-'''
+"""
+
+
+def complete(template_text: str) -> str:
+    """A formatted template with the shared pieces in place of their markers."""
+    return (
+        template_text.replace("# @SETUP@\n", SETUP)
+        .replace("# @MAKE_NWBFILE@\n", MAKE_NWBFILE)
+        .replace("# @MAIN@\n", MAIN_BLOCK)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,16 +324,18 @@ def render_script(
     }
     metadata_text = json.dumps(settings, indent=2, default=_json_default, ensure_ascii=False) + "\n"
     source = next((source_data[k] for k in PATH_ARGUMENTS if k in source_data), "?")
-    script_text = _TEMPLATE.format(
-        display=spec.display_name,
-        source=source,
-        output=context.output,
-        tool=md.TOOL_NAME,
-        version=context.tool_version or md.tool_version(),
-        conversion_id=context.conversion_id,
-        dataset_id=context.dataset_id,
-        metadata_file=f"{script_dir}/{METADATA_NAME}",
-        metadata_name=METADATA_NAME,
-        script=f"{script_dir}/{SCRIPT_NAME}",
+    script_text = complete(
+        _TEMPLATE.format(
+            display=spec.display_name,
+            source=source,
+            output=context.output,
+            tool=md.TOOL_NAME,
+            version=context.tool_version or md.tool_version(),
+            conversion_id=context.conversion_id,
+            dataset_id=context.dataset_id,
+            metadata_file=f"{script_dir}/{METADATA_NAME}",
+            metadata_name=METADATA_NAME,
+            script=f"{script_dir}/{SCRIPT_NAME}",
+        )
     )
     return RenderedScript(script_text, metadata_text, settings)

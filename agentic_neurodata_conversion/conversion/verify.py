@@ -8,7 +8,8 @@ Four checks, each answered on its own so a report names every difference:
 - ``worktree``: the bytes in the work tree hash to the key HEAD records (an unlocked and
   edited file, or an annexed object written through its symlink, is named);
 - ``rerun``: re-executing the recorded ``datalad run`` in a throw-away clone reproduces the
-  outputs of the run commit.
+  outputs of the run commit; with ``fresh_env`` its ``python`` is that of a new virtual
+  environment built from the run commit's lock file (``fresh_env.py``).
 
 Nothing in the conversion is changed: hashes are computed with ``git annex calckey``.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from ..errors import Interrupted, UsageError
 from ..journal.chain import verify_journal
 from ..provenance.layout import is_conversion
 from .engine import rerun_in_clone
+from .fresh_env import FreshEnvironment, fresh_environment, lock_at
 
 CHECKS = ("journal", "head", "worktree", "rerun")
 
@@ -72,6 +76,7 @@ class VerifyReport:
     checks: dict[str, Check]
     outputs: list[OutputState]
     seconds: float = 0.0
+    fresh_env: FreshEnvironment | None = None  # the environment the rerun ran in, if new
 
     @property
     def ok(self) -> bool:
@@ -89,6 +94,7 @@ class VerifyReport:
             "checks": {name: c.to_dict() for name, c in self.checks.items()},
             "outputs": [o.to_dict() for o in self.outputs],
             "seconds": round(self.seconds, 3),
+            "fresh_env": self.fresh_env.to_dict() if self.fresh_env else {"used": False},
         }
 
 
@@ -112,12 +118,25 @@ def run_commit(root: Path) -> str:
     return out
 
 
-def verify(path: str | Path, *, rerun: bool = True) -> VerifyReport:
-    """Run every check on the conversion at PATH; the report says which failed and why."""
+def verify(
+    path: str | Path,
+    *,
+    rerun: bool = True,
+    fresh_env: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Run every check on the conversion at PATH; the report says which failed and why.
+
+    FRESH_ENV re-executes the run in a new virtual environment built from the lock file
+    of the run commit (PROGRESS hears when the build starts: it takes minutes).
+    """
     root = conversion_root(path)
     started = time.perf_counter()
+    fresh: FreshEnvironment | None = None
     with timing.timed("stage.verify"):
         commit = run_commit(root)
+        if fresh_env and rerun:
+            lock_at(root, commit)  # a conversion without a lock is refused before any work
         record = parse_run_record(commit_message(root, commit))
         paths = list(record.get("outputs") or [])
         recorded = content_ids(root, commit, paths)
@@ -131,7 +150,11 @@ def verify(path: str | Path, *, rerun: bool = True) -> VerifyReport:
         _check_worktree(root, outputs, checks["worktree"])
         if rerun:
             try:
-                _check_rerun(root, commit, outputs, checks["rerun"])
+                if fresh_env and progress is not None:
+                    progress(f"building a fresh environment from the lock at {commit[:10]}")
+                building = fresh_environment(root, commit) if fresh_env else nullcontext()
+                with building as fresh:
+                    _check_rerun(root, commit, outputs, checks["rerun"], fresh)
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"interrupted during verify; nothing in the conversion was changed: "
@@ -139,7 +162,7 @@ def verify(path: str | Path, *, rerun: bool = True) -> VerifyReport:
                 ) from None
         else:
             checks["rerun"].detail = "skipped"
-    return VerifyReport(str(root), commit, checks, outputs, time.perf_counter() - started)
+    return VerifyReport(str(root), commit, checks, outputs, time.perf_counter() - started, fresh)
 
 
 def _check_journal(root: Path, check: Check) -> None:
@@ -210,8 +233,14 @@ def _worktree_id(root: Path, path: str, head: str | None) -> tuple[str | None, s
     return head, None
 
 
-def _check_rerun(root: Path, commit: str, outputs: list[OutputState], check: Check) -> None:
-    result = rerun_in_clone(root, commit)
+def _check_rerun(
+    root: Path,
+    commit: str,
+    outputs: list[OutputState],
+    check: Check,
+    fresh: FreshEnvironment | None = None,
+) -> None:
+    result = rerun_in_clone(root, commit, bin_dir=fresh.bin_dir if fresh else None)
     by_path = {o.path: o for o in result.outputs}
     for out in outputs:
         item = by_path.get(out.path)
@@ -221,8 +250,16 @@ def _check_rerun(root: Path, commit: str, outputs: list[OutputState], check: Che
                 f"{out.path}: re-executing {commit[:10]} gives {out.rerun}, "
                 f"the run commit recorded {out.recorded}"
             )
+    where = ""
+    if fresh is not None:
+        where = (
+            f" in a fresh environment (Python {fresh.python}, {fresh.distributions} "
+            f"distributions from {fresh.lock}, built in {fresh.seconds:.0f} s)"
+        )
+        if fresh.recorded_python and fresh.recorded_python != fresh.python:
+            where += f"; the conversion ran with Python {fresh.recorded_python}"
     check.detail = (
-        f"re-executing {commit[:10]} reproduces every output"
+        f"re-executing {commit[:10]}{where} reproduces every output byte for byte"
         if check.ok
-        else f"re-executing {commit[:10]} differs"
+        else f"re-executing {commit[:10]}{where} differs"
     )

@@ -75,11 +75,13 @@ DEVELOPMENT_RULES = """\
 *.log annex.largefiles=(largerthan=1MB)
 """
 
-# Conversion datasets: the same rules, and the provenance journal is always in git.
+# Conversion datasets: the same rules; the provenance journal and the environment's lock
+# file (scripts/requirements.lock, read by `git show` to rebuild it) are always in git.
 CONVERSION_RULES = (
     DEVELOPMENT_RULES
     + """\
 provenance/** annex.largefiles=nothing
+requirements.lock annex.largefiles=nothing
 """
 )
 
@@ -87,8 +89,22 @@ RULES_MARKER = DEVELOPMENT_RULES.splitlines()[0]
 
 
 @cache
+def _version_text() -> str:
+    """``git annex version`` once per process: the version and the backends both come from it."""
+    return call_git(None, "annex", "version", check=False).decode(errors="replace")
+
+
+def version() -> str | None:
+    """The installed git-annex's version (what ``git annex version --raw`` prints)."""
+    for line in _version_text().splitlines():
+        if line.startswith("git-annex version:"):
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
+@cache
 def available_backends() -> frozenset[str]:
-    out = call_git(None, "annex", "version", check=False).decode(errors="replace")
+    out = _version_text()
     for line in out.splitlines():
         if line.startswith("key/value backends:"):
             return frozenset(line.split(":", 1)[1].split())

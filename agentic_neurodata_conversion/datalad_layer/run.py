@@ -142,6 +142,22 @@ def content_ids(repo: str | Path, ref: str, paths: Sequence[str]) -> dict[str, s
     return ids
 
 
+def committed_text(repo: str | Path, ref: str, path: str) -> str | None:
+    """The text of PATH as REF holds it in git; None when REF has no such file or annexed it."""
+    listing = call_git(repo, "ls-tree", "-z", "--full-tree", ref, "--", path)
+    entry = listing.split(b"\0", 1)[0]
+    if not entry:
+        return None
+    meta, _ = entry.split(b"\t", 1)
+    mode, kind, blob = meta.decode().split()
+    if kind != "blob":
+        return None
+    content = call_git(repo, "cat-file", "blob", blob)
+    if key_of_blob(mode, content) is not None:
+        return None
+    return content.decode()
+
+
 def head(repo: str | Path) -> str:
     return call_git(repo, "rev-parse", "HEAD").decode().strip()
 
@@ -199,6 +215,10 @@ def check_run_results(results: list[dict[str, Any]], what: str) -> None:
     check_results(results, what)
 
 
+class NothingSaved(DataLadError):
+    """A run whose command succeeded but wrote none of its declared outputs: no commit."""
+
+
 def run_command(
     dataset_path: str | Path,
     cmd: str,
@@ -207,29 +227,47 @@ def run_command(
     outputs: Sequence[str],
     message: str,
     what: str = "datalad run",
+    save_failed: bool = True,
 ) -> RunRecord:
     """Execute CMD in the dataset through ``datalad run`` and return what it recorded.
 
     INPUTS and OUTPUTS are paths relative to the dataset root; only OUTPUTS are saved
-    (``explicit=True``). WHAT names the run in errors.
+    (``explicit=True``). WHAT names the run in errors. With SAVE_FAILED=False the outputs
+    of a command that fails are left unsaved (DataLad goes on to save them otherwise, in a
+    run commit recording the non-zero exit). ``NothingSaved`` when no output was written.
     """
     root = Path(dataset_path).absolute()
     if not is_dataset(root):
         raise UsageError(f"{root} is not a DataLad dataset", "create the dataset first")
     ds = open_dataset(root)
+    before = head(root)
+    options = API_OPTIONS if save_failed else {**API_OPTIONS, "on_failure": "stop"}
     started = time.perf_counter()
     with timing.timed("datalad.run"):
-        results = ds.run(
-            cmd=cmd,
-            inputs=list(inputs),
-            outputs=list(outputs),
-            message=message,
-            explicit=True,
-            **API_OPTIONS,
-        )
+        try:
+            results = ds.run(
+                cmd=cmd,
+                inputs=list(inputs),
+                outputs=list(outputs),
+                message=message,
+                explicit=True,
+                **options,
+            )
+        except Exception as exc:  # on_failure="stop": the failed result, nothing saved
+            from datalad.support.exceptions import IncompleteResultsError
+
+            if not isinstance(exc, IncompleteResultsError):
+                raise
+            results = list(exc.failed or [])
     seconds = time.perf_counter() - started
     check_run_results(results, what)
     commit = head(root)
+    if commit == before:
+        raise NothingSaved(
+            f"{what} saved nothing: none of its outputs ({', '.join(outputs) or 'none declared'}) "
+            "was written",
+            "make the command write its declared outputs",
+        )
     record = parse_run_record(commit_message(root, commit))
     return RunRecord(commit, record, content_ids(root, commit, list(outputs)), seconds)
 

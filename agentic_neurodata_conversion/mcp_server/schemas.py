@@ -188,3 +188,21 @@ class InterfaceOut(BaseModel):
 
 class InterfaceList(BaseModel):
     interfaces: list[InterfaceOut]
+    installed: int
+    total: int
+
+
+class SessionConverted(BaseModel):
+    conversion_id: str
+    path: str
+    status: str
+    tag: str | None
+    nwb: str | None
+    reason: str | None
+
+
+class SpecConverted(BaseModel):
+    spec: str
+    conversions: list[SessionConverted]
+    completed: int
+    failed: int

@@ -44,6 +44,8 @@ from .schemas import (
     Metadata,
     Outcome,
     Recorded,
+    SessionConverted,
+    SpecConverted,
     Started,
     StateOut,
     Status,
@@ -177,6 +179,7 @@ class ConversionTools:
         "get_status",
         "list_conversions",
         "list_interfaces",
+        "convert_from_spec",
     )
 
     def __init__(
@@ -695,10 +698,73 @@ class ConversionTools:
         """Every NeuroConv data interface: its modality, file suffixes, the neuroconv[extra] it needs, whether that is installed here (else what is missing and the pip line)."""
         from ..conversion.interfaces import list_interfaces
 
+        def job() -> tuple[list[Any], list[Any]]:
+            return list_interfaces(modality, installed_only=installed_only), list_interfaces()
+
         try:
-            infos = await anyio.to_thread.run_sync(
-                lambda: list_interfaces(modality, installed_only=installed_only)
-            )
+            chosen, every = await anyio.to_thread.run_sync(job)
         except AncError as exc:
             raise ToolError(str(exc)) from exc
-        return InterfaceList(interfaces=[InterfaceOut(**i.to_dict()) for i in infos])
+        return InterfaceList(
+            interfaces=[InterfaceOut(**i.to_dict()) for i in chosen],
+            installed=sum(i.installed for i in every),
+            total=len(every),
+        )
+
+    async def convert_from_spec(
+        self,
+        ctx: Context,
+        spec: Annotated[
+            str,
+            Field(description="A NeuroConv YAML conversion specification, inside a root."),
+        ],
+        session: Annotated[
+            str | None,
+            Field(max_length=128, description="Only this session (default: every session)."),
+        ] = None,
+        data_folder: Annotated[
+            str | None,
+            Field(description="Where the spec's relative paths start (default: its folder)."),
+        ] = None,
+    ) -> SpecConverted:
+        """Run each session of a NeuroConv YAML specification as its own tracked conversion (the spec copied into scripts/, values it sets recorded as user_provided with their key path, the interfaces' values as auto_extracted, conflicts resolved for the spec); every session is checked before the first dataset is created."""
+        from ..conversion.converter import convert_spec
+        from ..conversion.converter.spec import load_spec, plan_session, select
+
+        path = self.roots.resolve(spec)
+        folder = self.roots.resolve(data_folder) if data_folder else None
+        agent, _ = client_identity(client_session(ctx))
+
+        def job() -> list[Any]:
+            loaded = load_spec(path, folder)
+            for one in select(loaded, session):  # every source must lie inside the roots
+                for source in plan_session(loaded, one).inputs():
+                    self.roots.resolve(str(source))
+            return convert_spec(
+                path,
+                self.manager.output_dir,
+                session=session,
+                data_folder=folder,
+                progress=_reporter(ctx, path.name, 5),
+                requested_by=agent,
+            )
+
+        try:
+            results = await anyio.to_thread.run_sync(job)
+        except AncError as exc:
+            raise ToolError(str(exc)) from exc
+        out = [
+            SessionConverted(
+                conversion_id=r.conversion_id,
+                path=str(r.path),
+                status=r.status,
+                tag=r.tag,
+                nwb=str(r.nwb) if r.nwb else None,
+                reason=r.reason,
+            )
+            for r in results
+        ]
+        done = sum(r.status == "completed" for r in results)
+        return SpecConverted(
+            spec=str(path), conversions=out, completed=done, failed=len(out) - done
+        )

@@ -8,6 +8,7 @@ DVC binds ``repo/<verb>.py`` onto ``Repo``:
     session.py    conversion.json (id, status, iteration, ...) and the pipeline state
     inputs.py     the recording brought in: subdataset, reference manifest, or copy
     artifacts.py  files placed where their type says, never stored twice
+    lockfile.py   the environment: scripts/requirements.lock and its record
     recovery.py   what a reopen after a crash, an interruption or a resume records
     finalize.py   the last iteration: session file, summary, hooks, tag
 
@@ -28,6 +29,7 @@ from .. import __version__, timing
 from ..datalad_layer import annex
 from ..datalad_layer import dataset as dlayer
 from ..datalad_layer import locks as git_locks
+from ..environment import Environment
 from ..errors import AncError, ProvenanceError, UsageError
 from ..journal.chain import JOURNAL_DIR, Flock, Journal, iter_records
 from ..journal.records import (
@@ -39,7 +41,7 @@ from ..journal.records import (
     utc_now,
 )
 from ..names import check_name
-from . import artifacts, finalize, layout, recovery
+from . import artifacts, finalize, layout, lockfile, recovery
 from . import inputs as input_refs
 from .hooks import FinalizeHook, finalize_hooks
 from .layout import CONVERSION_FILE, TOOL, TRACKER_LOCK, conversion_folder, is_conversion
@@ -415,6 +417,24 @@ class ConversionProvenanceTracker:
             if commit:
                 self._checkpoint_locked(f"add input {ref.name} ({ref.mode})")
         return ref
+
+    def record_environment(
+        self, folder: str = "scripts", *, commit: bool = False, env: Environment | None = None
+    ) -> Path:
+        """Write FOLDER/requirements.lock (kept in git) pinning the installed distributions,
+        and record the environment (Python, platform, every distribution) in the journal.
+
+        ENV is this interpreter's unless given (captured elsewhere, e.g. in a helper
+        process); with COMMIT the lock and record are committed as one iteration.
+        """
+        self._refuse_if_finalized()
+        with self._lock:
+            lock, env = lockfile.write(self.conversion_repo_path, folder, env)
+            rel = lock.relative_to(self.conversion_repo_path).as_posix()
+            self.append(lockfile.record(env, rel))
+            if commit:
+                self._checkpoint_locked(f"environment recorded ({rel})")
+        return lock
 
     def verify_inputs(self) -> list[str]:
         """Differences between the recorded inputs and their sources now (empty: unchanged)."""
