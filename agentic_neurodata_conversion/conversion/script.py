@@ -263,6 +263,28 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to the metadata file")
 
 
+def shared_settings(
+    decisions: Sequence[md.FieldDecision], context: md.ConversionContext, script_dir: str
+) -> dict[str, Any]:
+    """What every generated script reads besides its converter: where the dataset root is,
+    the seed of its object ids, and what it writes as NeuroConv's and our provenance."""
+    fields = {d.field for d in decisions}
+    return {
+        "dataset_root": os.path.relpath(".", script_dir),
+        "object_id_seed": object_id_seed(context.conversion_id),
+        "generated_by": (
+            md.generated_by(context)[:1] if "NWBFile.was_generated_by" in fields else []
+        ),
+        "generated_by_packages": list(md.GENERATED_BY_PACKAGES),
+        "neuroconv_provenance": md.NEUROCONV_PROVENANCE,
+    }
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """The metadata file's text."""
+    return json.dumps(settings, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+
+
 def object_id_seed(conversion_id: str) -> int:
     """A 64-bit seed for object ids, fixed by the conversion id."""
     return int.from_bytes(hashlib.sha256(conversion_id.encode()).digest()[:8], "big")
@@ -300,7 +322,6 @@ def render_script(
     ``relative_source_data``); SCRIPT_DIR is where both files go, relative to the root.
     """
     spec = detection.spec
-    fields = {d.field for d in decisions}
     settings = {
         "conversion": {
             "conversion_id": context.conversion_id,
@@ -311,18 +332,12 @@ def render_script(
             "interface_options": detection.interface_options,
             "source_data": source_data,
             "output": context.output,
-            "dataset_root": os.path.relpath(".", script_dir),
-            "object_id_seed": object_id_seed(context.conversion_id),
             "iterator_options": ITERATOR_OPTIONS,
-            "generated_by": (
-                md.generated_by(context)[:1] if "NWBFile.was_generated_by" in fields else []
-            ),
-            "generated_by_packages": list(md.GENERATED_BY_PACKAGES),
-            "neuroconv_provenance": md.NEUROCONV_PROVENANCE,
+            **shared_settings(decisions, context, script_dir),
         },
         "metadata": md.to_neuroconv(decisions),
     }
-    metadata_text = json.dumps(settings, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+    metadata_text = settings_text(settings)
     source = next((source_data[k] for k in PATH_ARGUMENTS if k in source_data), "?")
     script_text = complete(
         _TEMPLATE.format(

@@ -27,6 +27,7 @@ from .. import metadata as md
 from ..formats import first_line
 from ..pipeline import (
     SCRIPT,
+    ConversionPipeline,
     ConversionResult,
     check_locations,
     load_report_writers,
@@ -235,13 +236,13 @@ def execute(
     except KeyboardInterrupt:
         with interrupts.shielded():
             interrupts.end_children(frozenset())
-            _fail(tracker, "interrupted", stage)
+            ConversionPipeline(tracker).fail(Interrupted("interrupted"), stage)
         raise Interrupted(
             f"interrupted during {stage}; the conversion {tracker.path} was finalized as failed: "
             "run it again"
         ) from None
     except BaseException as exc:
-        _fail(tracker, exc, stage)
+        ConversionPipeline(tracker).fail(exc, stage)
         if isinstance(exc, AncError):
             raise
         raise ConversionError(
@@ -407,35 +408,7 @@ def _finalize(
     status = "completed" if reason is None else "failed"
     load_report_writers()
     tag = tracker.finalize_conversion(status, {d.field: d.value for d in decisions}, error=reason)
-    return _result(tracker, tag, reason)
-
-
-def _result(
-    tracker: ConversionProvenanceTracker, tag: str | None, reason: str | None
-) -> ConversionResult:
-    state = tracker.session.pipeline_state
-    return ConversionResult(
-        conversion_id=tracker.conversion_id,
-        path=tracker.path,
-        status=tracker.session.status,
-        tag=tag,
-        nwb=tracker.path / state["nwb"] if state.get("nwb") else None,
-        validation=state.get("validation_counts"),
-        evaluation_passed=state.get("evaluation_passes"),
-        reason=reason or tracker.session.error,
-        registration_problem=tracker.registration_problem,
-    )
-
-
-def _fail(tracker: ConversionProvenanceTracker, error: BaseException | str, stage: str) -> None:
-    if tracker.session.is_finalized:
-        return
-    message = error.message if isinstance(error, AncError) else str(error)
-    if isinstance(error, BaseException) and not isinstance(error, AncError):
-        message = f"{type(error).__name__}: {error}"
-    tracker.record_error(error, stage=stage, outcome="conversion failed")
-    load_report_writers()
-    tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
+    return ConversionPipeline(tracker).result(tag, reason)
 
 
 def failed_result(prepared: Prepared, error: AncError) -> ConversionResult:

@@ -8,12 +8,11 @@ decided metadata, the interfaces' source data and options, the output and the se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from .. import metadata as md
-from ..script import METADATA_NAME, RenderedScript, _json_default, complete, object_id_seed
+from ..script import METADATA_NAME, RenderedScript, complete, settings_text, shared_settings
 from .plan import ConverterPlan
 
 _TEMPLATE = '''\
@@ -103,9 +102,7 @@ def render(
     script_dir: str = "scripts",
 ) -> RenderedScript:
     """``convert.py`` and ``metadata.json`` of PLAN with the decided fields."""
-    import os
 
-    fields = {d.field for d in decisions}
     settings: dict[str, Any] = {
         "conversion": {
             "conversion_id": context.conversion_id,
@@ -116,17 +113,11 @@ def render(
             "source_data": plan.source_data,
             "conversion_options": plan.conversion_options,
             "output": context.output,
-            "dataset_root": os.path.relpath(".", script_dir),
-            "object_id_seed": object_id_seed(context.conversion_id),
-            "generated_by": (
-                md.generated_by(context)[:1] if "NWBFile.was_generated_by" in fields else []
-            ),
-            "generated_by_packages": list(md.GENERATED_BY_PACKAGES),
-            "neuroconv_provenance": md.NEUROCONV_PROVENANCE,
+            **shared_settings(decisions, context, script_dir),
         },
         "metadata": md.to_neuroconv(decisions),
     }
-    metadata_text = json.dumps(settings, indent=2, default=_json_default, ensure_ascii=False) + "\n"
+    metadata_text = settings_text(settings)
     if plan.kind == "spec":
         how = (
             f"The converter is built from the NeuroConv YAML specification {script_dir}/"
