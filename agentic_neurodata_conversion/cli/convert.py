@@ -241,8 +241,16 @@ def status(
     directory: Path = typer.Argument(Path("conversions"), help="Folder holding conversions."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List conversions: id, status, tag, NWB size, validation counts."""
+    """List conversions: id, status, tag, NWB size, validation counts; for a lab
+    superdataset made by `anc batch`, every session's latest conversion or failure."""
+    from ..batch.records import RECORD_DIR
     from ..provenance.catalog import list_conversions
+
+    if (directory / RECORD_DIR).is_dir() and (directory / ".datalad").is_dir():
+        from .batch import lab_status
+
+        lab_status(directory, as_json)
+        return
 
     infos = list_conversions(directory)
     if as_json:

@@ -23,6 +23,7 @@ from ..errors import AncError, Interrupted
 COMMAND_MODULES = (
     "demo",
     "convert",
+    "batch",
     "run",
     "interfaces",
     "dev",

@@ -173,6 +173,43 @@ def _placeholder(path: str, value: Any, why: str) -> FieldDecision:
     )
 
 
+def path_decisions(metadata: Mapping[str, Any], evidence: str) -> list[FieldDecision]:
+    """The fields a folder-path pattern gave (NeuroConv's ``LocalPathExpander`` metadata:
+    ``NWBFile.session_id``, ``Subject.subject_id`` ...), auto extracted from the path."""
+    return [
+        FieldDecision(
+            path,
+            value,
+            ProvenanceSource.AUTO_EXTRACTED,
+            FILE_CONFIDENCE,
+            ConfidenceLevel.HIGH_EVIDENCE,
+            "path_pattern",
+            [evidence],
+            ["named by the recording's folder path"],
+        )
+        for path, value in flatten(metadata).items()
+        if value not in (None, "")
+    ]
+
+
+def add_path_decisions(
+    extracted: Sequence[FieldDecision], from_path: Sequence[FieldDecision]
+) -> list[FieldDecision]:
+    """FROM_PATH fills the fields the files leave empty; where the files give a value too,
+    theirs is kept and the path's is noted beside it."""
+    merged = {d.field: d for d in extracted}
+    for decision in from_path:
+        kept = merged.get(decision.field)
+        if kept is None:
+            merged[decision.field] = decision
+        elif not _same(kept.value, decision.value):
+            kept.reasoning.append(
+                f"the folder path gives {_shown(decision.value)} ({decision.evidence[0]}); "
+                "the files' value is kept"
+            )
+    return list(merged.values())
+
+
 # --------------------------------------------------------------------------- flatten / unflatten
 
 

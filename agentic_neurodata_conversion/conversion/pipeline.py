@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import shutil
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
@@ -119,6 +119,7 @@ class ConversionPipeline:
         request: dict[str, Any] | None = None,
         spare_children: frozenset[int] = frozenset(),
         register: bool = True,
+        standalone: bool = False,
     ) -> ConversionPipeline:
         """Check SOURCE, create the conversion dataset and bring the recording in.
 
@@ -127,7 +128,8 @@ class ConversionPipeline:
         not in a server holding several conversions open. REQUEST (what the user asked:
         format, stream, metadata file, input mode) is kept in the state so that an
         interrupted conversion can be resumed. REGISTER=False leaves the registration in
-        the enclosing superdataset to the caller (``tracker.register_in_superdataset``).
+        the enclosing superdataset to the caller (``tracker.register_in_superdataset``);
+        STANDALONE=True leaves it to a batch collector (``ConversionProvenanceTracker``).
         """
         folder, files = formats.check_source_folder(source)
         folder = folder.absolute()
@@ -140,7 +142,12 @@ class ConversionPipeline:
         with timing.timed("stage.start"):
             try:
                 tracker = ConversionProvenanceTracker(
-                    conversion_id, output, source_path=folder, checkpoint=False, register=register
+                    conversion_id,
+                    output,
+                    source_path=folder,
+                    checkpoint=False,
+                    register=register,
+                    standalone=standalone,
                 )
             except BaseException as exc:
                 if not isinstance(exc, KeyboardInterrupt) and not is_disk_full(exc):
@@ -753,12 +760,15 @@ def convert(
     progress: Progress | None = None,
     monitor: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    from_path: Sequence[FieldDecision] = (),
+    standalone: bool = False,
 ) -> ConversionResult:
     """Convert SOURCE into a new tracked conversion under OUTPUT_DIR (the `anc convert` job).
 
     MONITOR samples resources and times every step into reports/metrics.jsonl. The metadata
     is checked with the conversion's rules before anything is created; ON_WARNING gets each
-    best-practice warning of that check once."""
+    best-practice warning of that check once. FROM_PATH: fields the folder path names
+    (``metadata.path_decisions``); STANDALONE: a batch collector registers the conversion."""
     if conversion_id is not None:
         check_name(conversion_id, "conversion id")  # "" or " " too: refused, never replaced
     user = None
@@ -791,6 +801,7 @@ def convert(
             provisional,
             user,
             metadata_file,
+            from_path,
         )
         output = Path(output_dir).absolute()
         made_output = not output.exists()
@@ -813,6 +824,7 @@ def convert(
             },
             spare_children=spare,
             register=False,
+            standalone=standalone,
         )
         try:
             checked = job.result()  # bad metadata: refused, and nothing is left

@@ -13,7 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +89,12 @@ def extract_and_check(
     context: ConversionContext,
     user: UserMetadata | None = None,
     user_file: str | Path | None = None,
+    from_path: Sequence[FieldDecision] = (),
 ) -> CheckedMetadata:
     """``extract``, the fields decided as the metadata stage decides them (CONTEXT's
     ``was_generated_by_supported`` filled in here), and ``metadata_check.check_metadata`` on
-    them; a blocking problem raises its UsageError (it pickles, hint included)."""
+    them; a blocking problem raises its UsageError (it pickles, hint included). FROM_PATH:
+    fields named by the folder path (``metadata.path_decisions``), beside the files' own."""
     import dataclasses
 
     from . import formats
@@ -101,7 +103,7 @@ def extract_and_check(
 
     detection = formats.detect_format(folder, fmt, choose=choose)
     interface = formats.make_interface(detection)
-    extracted = md.extract_metadata(interface, detection)
+    extracted = md.add_path_decisions(md.extract_metadata(interface, detection), from_path)
     generated_by = md.supports_was_generated_by()
     context = dataclasses.replace(context, was_generated_by_supported=generated_by)
     decisions = md.decide_fields(extracted, detection.spec, context, user, user_file)

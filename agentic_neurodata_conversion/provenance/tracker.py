@@ -67,13 +67,17 @@ class ConversionProvenanceTracker:
         description: str = "",
         checkpoint: bool = True,
         register: bool = True,
+        standalone: bool = False,
     ) -> None:
         """Create a new conversion dataset. Use ``open()`` to continue an existing one.
 
         With ``checkpoint=False`` the caller commits the first iteration (e.g. together
         with the input it adds next); with ``register=False`` it registers the conversion in
         its superdataset itself (``register_in_superdataset``), once it knows it is kept.
+        ``standalone=True``: the superdataset is never touched; a batch collector registers
+        the finished conversion (one writer per superdataset index).
         """
+        self.standalone = standalone
         self.conversion_id = check_name(conversion_id, "conversion id")
         self.conversion_repo_path = conversion_folder(output_dir, conversion_id)
         _refuse_existing(self.conversion_repo_path)
@@ -132,6 +136,7 @@ class ConversionProvenanceTracker:
         self.session = read_session(path)
         self.conversion_id = self.session.session_id
         self._dataset = None
+        self.standalone = False
         removed = git_locks.clear_stale_locks(path, wait_s=lock_wait_s)
         self._attach(sync)
         torn = list(self.journal.torn)
@@ -164,6 +169,8 @@ class ConversionProvenanceTracker:
     @property
     def superdataset(self) -> Path | None:
         """The DataLad dataset the conversion folder lies in, if any (it is registered there)."""
+        if self.standalone:
+            return None
         return dlayer.enclosing_dataset(self.conversion_repo_path.parent)
 
     def close(self) -> None:

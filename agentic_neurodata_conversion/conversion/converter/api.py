@@ -23,24 +23,31 @@ def convert_spec(
     on_warning: Callable[[str], None] | None = None,
     on_result: Callable[[ConversionResult], None] | None = None,
     requested_by: str | None = None,
+    conversion_id: str | None = None,
+    standalone: bool = False,
 ) -> list[ConversionResult]:
     """One tracked conversion per session of the NeuroConv YAML spec (or the one named
     SESSION). Every session is read and checked before the first dataset is created; a
     session that then fails is recorded as failed and the others still run (its error is
-    in its result's ``reason``)."""
-    from ...errors import AncError, Interrupted
+    in its result's ``reason``). CONVERSION_ID names the conversion of SESSION; STANDALONE:
+    a batch collector registers the conversions in their superdataset."""
+    from ...errors import AncError, Interrupted, UsageError
 
+    if conversion_id is not None and session is None:
+        raise UsageError("a conversion id names one session", "give the session too")
     loaded = spec.load_spec(spec_file, data_folder)
     for warning in loaded.warnings if on_warning else ():
         on_warning(warning)  # type: ignore[misc]
     chosen = spec.select(loaded, session)
-    prepared = [run.prepare(spec.plan_session(loaded, s), output_dir) for s in chosen]
+    prepared = [
+        run.prepare(spec.plan_session(loaded, s), output_dir, conversion_id) for s in chosen
+    ]
     results = []
     for one in prepared:
         for warning in one.check.warnings if on_warning else ():
             on_warning(f"{one.plan.name}: {warning}")  # type: ignore[misc]
         try:
-            result = run.execute(one, progress, requested_by)
+            result = run.execute(one, progress, requested_by, standalone=standalone)
         except Interrupted:
             raise
         except AncError as exc:  # recorded in its dataset; the other sessions go on

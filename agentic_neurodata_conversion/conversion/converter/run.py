@@ -169,11 +169,15 @@ def prepare(
 
 
 def execute(
-    prepared: Prepared, progress: Progress | None = None, requested_by: str | None = None
+    prepared: Prepared,
+    progress: Progress | None = None,
+    requested_by: str | None = None,
+    *,
+    standalone: bool = False,
 ) -> ConversionResult:
     """Create the conversion dataset of a prepared plan and run it to its end; a failure is
     recorded and finalized as failed, then raised. REQUESTED_BY names who asked (an MCP
-    client), recorded with the plan."""
+    client), recorded with the plan; STANDALONE: a batch collector registers it."""
     say = progress or (lambda stage, message: None)
     plan, output, conversion_id = prepared.plan, prepared.output, prepared.conversion_id
     extracted, check, created = prepared.extracted, prepared.check, prepared.created
@@ -183,7 +187,11 @@ def execute(
     inputs = plan.inputs()
     try:
         tracker = ConversionProvenanceTracker(
-            conversion_id, output, source_path=inputs[0] if inputs else None, checkpoint=False
+            conversion_id,
+            output,
+            source_path=inputs[0] if inputs else None,
+            checkpoint=False,
+            standalone=standalone,
         )
     except BaseException:
         with interrupts.shielded():
