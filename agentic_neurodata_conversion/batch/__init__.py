@@ -1,0 +1,1 @@
+"""`anc batch`: many conversions on Dask distributed, registered in one DataLad superdataset."""
