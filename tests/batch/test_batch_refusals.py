@@ -58,7 +58,8 @@ def test_lab_that_is_plain_git_is_refused(
 @pytest.mark.parametrize(
     ("pattern", "says"),
     [
-        ("{root}/nothing/{{subject_id}}", "matches"),
+        ("{root}/nothing/{{subject_id}}", "no folder"),
+        ("{root}/raw/{{subject_id}}/q{{session_id}}", "matches"),
         ("{root}/raw/{{subject_id}}/x/{{session_id}}", "x"),
     ],
 )
