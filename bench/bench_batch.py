@@ -5,7 +5,9 @@ Both whole processes over the same synthetic SpikeGLX sessions (default 40 x 64 
 --output loop/` once per session from bash; the batch runs `anc batch 'raw/{subject_id}/
 {session_id}' --output lab --workers 2`, which also registers every conversion in the lab
 superdataset. Printed: wall times, sessions per minute, and the throughput ratio (goal
->= 1.7 on a 2-core machine); then `anc status LAB` on the result.
+>= 1.7 on a 2-core machine); then `anc status LAB` on the result, and the sizes that grow
+with the sessions: the lab superdataset's .git, a conversion's own git history (without
+its annexed NWB), and what a conversion adds to a RIA store (`--ria-sessions` more, pushed).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import report
+from _common import disk_use, report
 
 from agentic_neurodata_conversion.conversion import synthetic
 
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ria-sessions", action="store_true", help="measure a RIA store too")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
@@ -79,12 +82,45 @@ def main() -> None:
             root,
         )
         status = timed_process([anc, "status", "lab", "--json"], root)
+        lab_git = disk_use(root / "lab" / ".git")
+        conversions = sorted((root / "lab").glob("conversion_*"))
+        history = [
+            disk_use(c / ".git") - disk_use(c / ".git" / "annex" / "objects") for c in conversions
+        ]
+        nwb = [disk_use(c / ".git" / "annex" / "objects") for c in conversions]
+        ria = None
+        if args.ria_sessions:
+            store = root / "store"
+            timed_process(
+                [
+                    anc,
+                    "batch",
+                    str(root / "raw" / "sub-0" / "{session_id}"),
+                    "--output",
+                    "ria-lab",
+                    "--to",
+                    f"ria+file://{store}",
+                    "--json",
+                ],
+                root,
+            )
+            ria = (disk_use(store), len(list((root / "ria-lab").glob("conversion_*"))))
     report("sequential loop of anc convert", sequential, "s")
     report("anc batch", batch, "s")
     report("sessions per minute, loop", 60 * args.sessions / sequential, "/min")
     report("sessions per minute, batch", 60 * args.sessions / batch, "/min")
     report("throughput ratio (batch / loop)", sequential / batch, "x", "goal >= 1.7")
     report(f"anc status LAB ({args.sessions} conversions)", status, "s")
+    report("lab superdataset .git", lab_git / 2**20, "MiB")
+    report("lab .git per registered conversion", lab_git / len(conversions) / 2**10, "KiB")
+    report(
+        "conversion git history (no annexed NWB), mean", sum(history) / len(history) / 2**10, "KiB"
+    )
+    report("conversion annexed NWB, mean", sum(nwb) / len(nwb) / 2**20, "MiB")
+    if ria:
+        report(
+            f"RIA store per conversion ({ria[1]} pushed, lab too)", ria[0] / ria[1] / 2**20, "MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def small_dataset(path: Path, n: int) -> None:
 
 def build_lab(lab: Path, count: int, batch: int) -> float:
     create_dataset(lab, "bench lab", rules=annex.DEVELOPMENT_RULES)
-    record = BatchRecord("20261202T000000Z-0000", "raw/{subject_id}/{session_id}", utc_now(), "local")
+    record = BatchRecord(
+        "20261202T000000Z-0000", "raw/{subject_id}/{session_id}", utc_now(), "local"
+    )
     seconds = 0.0
     for start in range(0, count, batch):
         subs = []
@@ -73,9 +75,7 @@ def build_lab(lab: Path, count: int, batch: int) -> float:
                 )
             )
         started = time.perf_counter()
-        register_subdatasets(
-            lab, subs, "bench", files={record_path(record.run): record.to_json()}
-        )
+        register_subdatasets(lab, subs, "bench", files={record_path(record.run): record.to_json()})
         seconds += time.perf_counter() - started
     return seconds
 
