@@ -17,7 +17,7 @@ import contextlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from .. import runtime, timing
 from ..errors import DiskFull, GitError, says_disk_full
@@ -79,11 +79,18 @@ def _failed(
         raise error
 
 
-def call_git(repo: Repo, *args: str, check: bool = True, input: bytes | None = None) -> bytes:
+def call_git(
+    repo: Repo,
+    *args: str,
+    check: bool = True,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
     """Run ``git ARGS`` in REPO (None: no repository) to the end and return its stdout.
 
-    INPUT is written to its stdin. A non-zero exit raises GitError unless CHECK is false
-    (the caller reads an empty or partial stdout then); disk full always raises DiskFull.
+    INPUT is written to its stdin; ENV holds variables set for git on top of ours
+    (``GIT_INDEX_FILE``). A non-zero exit raises GitError unless CHECK is false (the caller
+    reads an empty or partial stdout then); disk full always raises DiskFull.
     """
     runtime.prepare()
     cwd = os.fspath(repo) if repo is not None else None
@@ -93,6 +100,7 @@ def call_git(repo: Repo, *args: str, check: bool = True, input: bytes | None = N
             cwd=cwd,
             capture_output=True,
             input=input,
+            env={**os.environ, **env} if env else None,
             # never the caller's stdin: under the MCP stdio server that is the protocol
             stdin=subprocess.DEVNULL if input is None else None,
         )

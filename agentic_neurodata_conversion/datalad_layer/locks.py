@@ -8,7 +8,8 @@ change the killed process was making was never acknowledged.
 
 A lock is *held* while a live process has the file open, or while a live git or git-annex
 process works in this repository (its cwd, ``--git-dir``/``--work-tree`` or
-``GIT_DIR``/``GIT_WORK_TREE`` inside the work tree or git dir): git closes a ref lock's file
+``GIT_DIR``/``GIT_WORK_TREE`` inside the work tree or git dir; a cwd inside a repository of
+its own below the work tree, a subdataset, is not this repository): git closes a ref lock's file
 before renaming it and ``git commit`` keeps ``index.lock`` closed while its hooks run, so
 the open-file test alone misses holders. Processes we may not inspect count as holders
 when they run as the lock's owner (whoever made a lock owns it). A lock nobody holds is *stale*, however
@@ -218,7 +219,10 @@ def _judge(locks: list[GitLock], repo: tuple[Path, ...]) -> None:
         in_repo = (
             proc.is_git
             and proc.cwd is not None
-            and any(_inside(p, dirs) for p in (proc.cwd, *proc.repo_paths))
+            and (
+                (_inside(proc.cwd, dirs) and not _in_nested_repo(proc.cwd, dirs[0]))
+                or any(_inside(p, dirs) for p in proc.repo_paths)
+            )
         )
         # What we may not inspect may hold a lock if it runs as the lock's owner (the
         # process that made a lock owns it); other users' processes cannot have made it.
@@ -235,6 +239,17 @@ def _judge(locks: list[GitLock], repo: tuple[Path, ...]) -> None:
 
 def _inside(path: str, dirs: list[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in dirs)
+
+
+def _in_nested_repo(cwd: str, root: str) -> bool:
+    """True when CWD is in a repository of its own below the work tree ROOT (a subdataset):
+    a git there works in that repository, not in ROOT's (a superdataset's conversions)."""
+    probe = cwd
+    while probe != root and _inside(probe, [root]):
+        if os.path.lexists(os.path.join(probe, ".git")):
+            return True
+        probe = os.path.dirname(probe)
+    return False
 
 
 def _processes(lock_paths: set[str]) -> Iterator[_Process]:

@@ -207,3 +207,30 @@ def test_a_gitdir_file_and_a_replaced_lock(tmp_path: Path) -> None:
     assert not locks.remove_lock(found) and lock.exists()
     assert [gone.kind for gone in locks.clear_stale_locks(work, wait_s=0)] == ["HEAD"]
     assert not lock.exists()
+
+
+def test_a_git_working_in_a_subdataset_holds_no_lock_of_the_superdataset(tmp_path: Path) -> None:
+    """The conversions inside a lab superdataset run git all the time: in their own repositories.
+    A git in a plain folder below the work tree still works in the superdataset's."""
+    root = tmp_path / "lab"
+    sub, plain = root / "conversion_x" / "deeper", root / "plain"
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "init", "-q", str(root / "conversion_x")], check=True)
+    sub.mkdir()
+    plain.mkdir()
+    _, lock = place(root, "index.lock")
+    for cwd, holds in ((plain, True), (sub, False)):
+        git = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, stdin=subprocess.PIPE)
+        try:
+            assert [held.holders for held in locks.find_locks(root)] == [[git.pid] if holds else []]
+        finally:
+            assert git.stdin is not None
+            git.stdin.close()
+            git.wait()
+    git = subprocess.Popen(["git", "cat-file", "--batch"], cwd=sub, stdin=subprocess.PIPE)
+    try:
+        assert [removed.path for removed in locks.clear_stale_locks(root, wait_s=0)] == [str(lock)]
+    finally:
+        assert git.stdin is not None
+        git.stdin.close()
+        git.wait()
