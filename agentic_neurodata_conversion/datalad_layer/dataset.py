@@ -281,7 +281,10 @@ def bypass_annex_filter(ds: Dataset, rules: str) -> None:
     current = info.read_text() if info.exists() else ""
     if FILTER_MARKER in current:
         return
-    lines = [FILTER_MARKER, *(f"{pattern} -filter" for pattern in annex.git_only_patterns(rules))]
+    # the layout's dotfiles (.gitkeep, .gitignore, .gitattributes) too: each commit that
+    # adds one would otherwise start a git-annex filter process (~0.05 s)
+    patterns = annex.git_only_patterns(annex.TOOL_FILE_RULES + rules)
+    lines = [FILTER_MARKER, *(f"{pattern} -filter" for pattern in patterns)]
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(
         current + ("" if current.endswith("\n") or not current else "\n") + "\n".join(lines) + "\n"
