@@ -492,15 +492,17 @@ class ConversionPipeline:
 
     def validate(self, *, checkpoint: bool = True) -> tuple[ValidationReport, EvaluationReport]:
         """nwbinspector (DANDI) + schema validation, and a read-back against the source."""
-        from .evaluation import write_evaluation_reports
-        from .validation import write_validation_reports
-
         nwb = self.path / self._require("validate")
         with timing.timed("stage.validate"):
             self._say("validate", "validating (nwbinspector, DANDI) and reading the NWB back")
             args = (nwb, self._detection(), self.path)
-            if self.worker is not None:
-                job = self.worker.submit(workers.validate_and_evaluate, *args)
+            job = self.worker.submit(workers.validate_and_evaluate, *args) if self.worker else None
+            # Loaded while the helper validates (numpy, the report writers finalize runs).
+            from .evaluation import write_evaluation_reports
+            from .validation import write_validation_reports
+
+            if job is not None:
+                load_report_writers()
                 validation, evaluation = job.result()
             else:
                 validation, evaluation = workers.validate_and_evaluate(*args)

@@ -156,21 +156,24 @@ def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
 def validate_and_evaluate(
     nwb: Path, detection: Detection, root: Path
 ) -> tuple[ValidationReport, EvaluationReport]:
-    """Validation, and the read-back evaluation split over the cores in forked children.
+    """Validation (pynwb's schema check forked beside nwbinspector's checks), and the
+    read-back evaluation split over the cores in forked children.
 
     Reading back means decompressing the whole file: the longest step after the conversion
     itself (7 s for 1 GB on one core), so it is split by sample range (of every series, in
     pieces of about equal bytes); all only read.
     """
     from .evaluation import merge, sample_ranges
-    from .validation import validate_nwb
+    from .validation import inspector_issues, report_of, schema_errors, validate_nwb
 
     quiet_readers()  # the forked evaluations inherit it
     cores = os.cpu_count() or 1
     if cores < 2:
         return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)
+    schema = _forked(schema_errors, nwb)
     waits = [_forked(evaluate, nwb, detection, root, rows) for rows in sample_ranges(nwb, cores)]
-    validation = validate_nwb(nwb, root=root)
+    issues = inspector_issues(nwb)
+    validation = report_of(nwb, schema(), issues, root=root)  # type: ignore[arg-type]
     return validation, merge([wait() for wait in waits])  # type: ignore[misc]
 
 
