@@ -71,10 +71,6 @@ def convert(
 ) -> None:
     """Convert a recording (or each session of a NeuroConv YAML spec) to NWB, each inside a
     new tracked conversion dataset."""
-    from ..conversion.formats import stream_wish
-    from ..conversion.pipeline import convert as run_convert
-    from ..errors import UsageError
-
     if spec is not None or source is None:
         given = {
             "SOURCE": source,
@@ -91,27 +87,37 @@ def convert(
             spec, session, data_folder, output, as_json, [k for k, v in given.items() if v]
         )
         return
-    if session is not None or data_folder is not None:
-        raise UsageError(
-            f"{'--session' if session is not None else '--data-folder'} needs --spec",
-            "give the YAML specification with --spec FILE",
+    from ..conversion import workers
+
+    workers.fork_ahead()  # the helper imports NeuroConv while the conversion code loads
+    try:
+        from ..conversion.formats import stream_wish
+        from ..conversion.pipeline import convert as run_convert
+        from ..errors import UsageError
+
+        if session is not None or data_folder is not None:
+            raise UsageError(
+                f"{'--session' if session is not None else '--data-folder'} needs --spec",
+                "give the YAML specification with --spec FILE",
+            )
+        stream = stream_wish(stream, all_streams, ("--stream", "--all-streams"))
+        if input_mode not in INPUT_MODES:
+            raise UsageError(
+                f"unknown --input-mode {input_mode!r}", f"use one of: {', '.join(INPUT_MODES)}"
+            )
+        result = run_convert(
+            source,
+            output,
+            format=format,
+            choose={"stream": stream, "record_node": record_node, "block": block},
+            metadata_file=metadata,
+            conversion_id=conversion_id,
+            input_mode=input_mode,
+            progress=None if as_json else stage_printer(),
+            on_warning=lambda warning: typer.echo(f"warning: {warning}", err=True),
         )
-    stream = stream_wish(stream, all_streams, ("--stream", "--all-streams"))
-    if input_mode not in INPUT_MODES:
-        raise UsageError(
-            f"unknown --input-mode {input_mode!r}", f"use one of: {', '.join(INPUT_MODES)}"
-        )
-    result = run_convert(
-        source,
-        output,
-        format=format,
-        choose={"stream": stream, "record_node": record_node, "block": block},
-        metadata_file=metadata,
-        conversion_id=conversion_id,
-        input_mode=input_mode,
-        progress=None if as_json else stage_printer(),
-        on_warning=lambda warning: typer.echo(f"warning: {warning}", err=True),
-    )
+    finally:
+        workers.drop_ahead()  # not taken by a conversion (refused before it): ended at once
     _print_result(result, as_json)
 
 

@@ -6,6 +6,7 @@ functions, so `anc --help` stays fast.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -67,6 +68,7 @@ def _usage_hint(exc: ClickException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; ARGV None means the process's own arguments (the `anc` program)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if not debug:
@@ -78,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, debug)
     finally:
         interrupts.restore(handlers)
+        if argv is None:
+            # The process ends next: with DataLad loaded, the collector's passes over every
+            # object at interpreter shutdown take ~0.35 s; frozen objects are skipped (the
+            # memory goes back to the system with the process). Not for in-process callers.
+            gc.freeze()
 
 
 def _run(args: list[str], debug: bool) -> int:

@@ -16,7 +16,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,7 @@ def run_conversion(
     inputs: Sequence[str],
     outputs: Sequence[str],
     message: str,
+    on_command_done: Callable[[], None] | None = None,
 ) -> RunResult:
     """Execute ``python SCRIPT`` in the dataset through ``datalad run`` and return the record.
 
@@ -141,6 +142,7 @@ def run_conversion(
     changed, so the run commit's parent holds exactly what was executed. INPUTS and OUTPUTS
     are paths relative to the dataset root; the script and its metadata file are added to
     the inputs. Raises ConversionError with the script's last error line when it fails.
+    ON_COMMAND_DONE is called once the script succeeded, before its outputs are saved.
     """
     root = Path(dataset_path).absolute()
     if not is_dataset(root):
@@ -169,6 +171,7 @@ def run_conversion(
                 outputs=list(outputs),
                 message=message,
                 what=what,
+                on_command_done=on_command_done,
             )
     except RunFailed as exc:
         _raise_on_failure(exc.results, error_log, what, keep=root / ERROR_LOG)

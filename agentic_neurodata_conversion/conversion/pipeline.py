@@ -15,11 +15,12 @@ import datetime as dt
 import shutil
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
-from .. import interrupts, timing
+from .. import environment, interrupts, timing
 from ..errors import AncError, ConversionError, DiskFull, Interrupted, UsageError, is_disk_full
 from ..journal.records import ConfidenceLevel, ProvenanceSource
 from ..names import check_name, slug
@@ -482,6 +483,7 @@ class ConversionPipeline:
                 inputs=inputs,
                 outputs=[output],
                 message=f"[anc] convert {self.tracker.conversion_id}: {self.state['format']} to NWB",
+                on_command_done=lambda: self._validate_early(output),
             )
             self.tracker.record_provenance(
                 ProvenanceSource.AUTO_EXTRACTED,
@@ -497,20 +499,47 @@ class ConversionPipeline:
             self._state(stage="convert", nwb=output, run_commit=result.commit)
         return result
 
+    # The validation the helper began when the script had written the NWB file (its path).
+    _validating: tuple[Path, Future] | None = None
+
+    def _validate_early(self, output: str) -> None:
+        """With a helper: begin validating OUTPUT once the script has written it, while DataLad
+        saves it, reading it through a hard link that its move into the annex leaves intact."""
+        from ..datalad_layer.dataset import hold
+
+        held = hold(self.path, output) if self.worker is not None else None
+        if self.worker is None or held is None:
+            return  # validated by the validate stage alone
+        nwb = self.path / output
+        args = (nwb, self._detection(), self.path, held)
+        self._validating = (nwb, self.worker.submit(workers.validate_and_evaluate, *args))
+
     def validate(self, *, checkpoint: bool = True) -> tuple[ValidationReport, EvaluationReport]:
         """nwbinspector (DANDI) + schema validation, and a read-back against the source."""
-        from .evaluation import write_evaluation_reports
-        from .validation import write_validation_reports
+        from ..datalad_layer.dataset import release_held
 
         nwb = self.path / self._require("validate")
         with timing.timed("stage.validate"):
             self._say("validate", "validating (nwbinspector, DANDI) and reading the NWB back")
-            args = (nwb, self._detection(), self.path)
-            if self.worker is not None:
+            early, self._validating = self._validating, None
+            job = early[1] if early is not None and early[0] == nwb else None
+            if job is None and self.worker is not None:
+                args = (nwb, self._detection(), self.path)
                 job = self.worker.submit(workers.validate_and_evaluate, *args)
-                validation, evaluation = job.result()
+            # Loaded while the helper validates (numpy, the report writers finalize runs).
+            from .evaluation import write_evaluation_reports
+            from .validation import write_validation_reports
+
+            if job is not None:
+                load_report_writers(renderers=True)
+                try:
+                    validation, evaluation = job.result()
+                finally:
+                    release_held(self.path)
             else:
-                validation, evaluation = workers.validate_and_evaluate(*args)
+                validation, evaluation = workers.validate_and_evaluate(
+                    nwb, self._detection(), self.path
+                )
             for path in write_validation_reports(validation, self.path / "reports"):
                 self.tracker.save_conversion_artifact(path, "validation_report", commit=False)
             for path in write_evaluation_reports(evaluation, self.path / "reports"):
@@ -580,6 +609,9 @@ class ConversionPipeline:
         message = (
             error.message if isinstance(error, AncError) else f"{type(error).__name__}: {error}"
         )
+        from ..datalad_layer.dataset import release_held
+
+        release_held(self.path)  # a validation begun early (its result is not wanted)
         self.tracker.record_error(error, stage=stage, outcome="conversion failed")
         load_report_writers()
         self.tracker.finalize_conversion("failed", {}, error=f"{stage} failed: {message}")
@@ -669,17 +701,22 @@ class ConversionPipeline:
     def remove_partial_outputs(self) -> list[str]:
         """What an interrupted run left half done: files under outputs/ that no commit
         holds, and NWB content a failed save moved into the annex with nothing naming it."""
-        from ..datalad_layer.dataset import remove_stranded_objects, untracked_files
+        from ..datalad_layer.dataset import release_held, remove_stranded_objects, untracked_files
 
+        release_held(self.path)  # first: a link to a stranded object would keep its bytes
         removed = untracked_files(self.path, "outputs")
         for rel in removed:
             (self.path / rel).unlink(missing_ok=True)
         return removed + remove_stranded_objects(self.path, "*.nwb")
 
 
-def load_report_writers() -> None:
-    """Importing reports registers its finalize hook (summary, HTML report, RO-Crate)."""
-    from .. import reports  # noqa: F401
+def load_report_writers(*, renderers: bool = False) -> None:
+    """Importing reports registers its finalize hook (summary, HTML report, RO-Crate); with
+    RENDERERS what the hook renders with is loaded too (for a caller with time to spare)."""
+    from .. import reports
+
+    if renderers:
+        reports.load_renderers()
 
 
 def check_locations(source: Path, output: Path) -> None:
@@ -780,8 +817,9 @@ def convert(
     wanted = formats.wishes(choose)
     detection = formats.detect_format(source, format, choose=wanted)
     check_locations(Path(source).absolute(), Path(output_dir).absolute())
-    spare = interrupts.current_children()
-    with HeavyWorker() as worker:  # forked before DataLad loads: it imports meanwhile
+    worker = HeavyWorker.take()  # forked before DataLad loads: it imports meanwhile
+    spare = interrupts.current_children() - worker.pids
+    with worker:
         from . import metadata as md  # (pydantic) while the helper imports NeuroConv
 
         folder = Path(source).absolute()
@@ -826,6 +864,7 @@ def convert(
             register=False,
             standalone=standalone,
         )
+        environment.capture()  # read once per process: the script stage's lock, while it waits
         try:
             checked = job.result()  # bad metadata: refused, and nothing is left
         except BaseException as exc:

@@ -138,35 +138,52 @@ def validate_nwb(path: str | Path, *, root: str | Path | None = None) -> Validat
 
     ROOT, when given, makes the file name in the report relative to it (reports are committed).
     """
-    import pynwb
-    from nwbinspector import inspect_nwbfile, load_config
+    return report_of(path, schema_errors(path), inspector_issues(path), root=root)
 
-    path = Path(path)
-    name = os.path.relpath(path, root) if root is not None else str(path)
-    report = ValidationReport(nwb_file=name, tools=_versions())
+
+def schema_errors(path: str | Path) -> list[SchemaError]:
+    """pynwb's schema validation of the file at PATH (against the namespaces it caches)."""
+    import pynwb
+
     result = pynwb.validate(path=str(path))
     errors = result[0] if isinstance(result, tuple) else result
-    report.schema_errors = [
+    return [
         SchemaError(str(e.name), str(e.location or "/"), _one_line(str(e.reason))) for e in errors
     ]
-    # The schema check ran above; inspect_nwbfile would run it a second time.
-    for message in inspect_nwbfile(
-        nwbfile_path=str(path), skip_validate=True, config=load_config("dandi")
-    ):
-        report.issues.append(
-            InspectorIssue(
-                importance=message.importance.name,
-                check=str(message.check_function_name),
-                message=_one_line(str(message.message)),
-                object_type=message.object_type,
-                object_name=message.object_name,
-                location=message.location,
-            )
+
+
+def inspector_issues(path: str | Path) -> list[InspectorIssue]:
+    """nwbinspector's findings (DANDI config) on the file at PATH, most severe first."""
+    from nwbinspector import inspect_nwbfile, load_config
+
+    # The schema check is schema_errors'; inspect_nwbfile would run it a second time.
+    issues = [
+        InspectorIssue(
+            importance=message.importance.name,
+            check=str(message.check_function_name),
+            message=_one_line(str(message.message)),
+            object_type=message.object_type,
+            object_name=message.object_name,
+            location=message.location,
         )
-    report.issues.sort(
-        key=lambda i: (IMPORTANCE_ORDER.index(i.importance), i.check, i.location or "")
-    )
-    return report
+        for message in inspect_nwbfile(
+            nwbfile_path=str(path), skip_validate=True, config=load_config("dandi")
+        )
+    ]
+    issues.sort(key=lambda i: (IMPORTANCE_ORDER.index(i.importance), i.check, i.location or ""))
+    return issues
+
+
+def report_of(
+    path: str | Path,
+    schema: list[SchemaError],
+    issues: list[InspectorIssue],
+    *,
+    root: str | Path | None = None,
+) -> ValidationReport:
+    """The report of the file at PATH from its SCHEMA errors and inspector ISSUES."""
+    name = os.path.relpath(path, root) if root is not None else str(path)
+    return ValidationReport(nwb_file=name, issues=issues, schema_errors=schema, tools=_versions())
 
 
 def write_validation_reports(

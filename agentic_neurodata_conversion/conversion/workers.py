@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -156,24 +157,35 @@ def _forked(fn: Callable[..., object], *args: object) -> Callable[[], object]:
 
 
 def validate_and_evaluate(
-    nwb: Path, detection: Detection, root: Path
+    nwb: Path, detection: Detection, root: Path, read: Path | None = None
 ) -> tuple[ValidationReport, EvaluationReport]:
-    """Validation, and the read-back evaluation split over the cores in forked children.
+    """Validation (pynwb's schema check forked beside nwbinspector's checks), and the
+    read-back evaluation split over the cores in forked children.
 
     Reading back means decompressing the whole file: the longest step after the conversion
     itself (7 s for 1 GB on one core), so it is split by sample range (of every series, in
-    pieces of about equal bytes); all only read.
+    pieces of about equal bytes); all only read. READ, when given, is where the bytes of NWB
+    are read from (a hard link: ``dataset.hold``); the reports name NWB.
     """
     from .evaluation import merge, sample_ranges
-    from .validation import validate_nwb
+    from .validation import inspector_issues, report_of, schema_errors
 
     quiet_readers()  # the forked evaluations inherit it
+    source = read or nwb
     cores = os.cpu_count() or 1
     if cores < 2:
-        return validate_nwb(nwb, root=root), evaluate(nwb, detection, root)
-    waits = [_forked(evaluate, nwb, detection, root, rows) for rows in sample_ranges(nwb, cores)]
-    validation = validate_nwb(nwb, root=root)
-    return validation, merge([wait() for wait in waits])  # type: ignore[misc]
+        validation = report_of(nwb, schema_errors(source), inspector_issues(source), root=root)
+        evaluation = evaluate(source, detection, root)
+    else:
+        schema = _forked(schema_errors, source)
+        ranges = sample_ranges(source, cores)
+        waits = [_forked(evaluate, source, detection, root, rows) for rows in ranges]
+        issues = inspector_issues(source)
+        validation = report_of(nwb, schema(), issues, root=root)  # type: ignore[arg-type]
+        evaluation = merge([wait() for wait in waits])  # type: ignore[misc]
+    if read is not None:
+        evaluation.nwb_file = os.path.relpath(nwb, root)
+    return validation, evaluation
 
 
 class HeavyWorker:
@@ -184,12 +196,26 @@ class HeavyWorker:
         self._pool = ProcessPoolExecutor(
             1, mp_context=context, initializer=_import_reading_libraries
         )
+        before = interrupts.current_children()
         self._pool.submit(_ready)  # fork now: the imports start while the caller goes on
+        self.pids = interrupts.current_children() - before  # the helper (a fork is at once)
+
+    @classmethod
+    def take(cls) -> HeavyWorker:
+        """The helper ``fork_ahead`` started, else a new one."""
+        global _ahead
+        worker, _ahead = _ahead, None
+        return worker or cls()
 
     def submit(self, fn: object, *args: object) -> Future:
         return self._pool.submit(fn, *args)  # type: ignore[arg-type]
 
-    def close(self) -> None:
+    def close(self, *, now: bool = False) -> None:
+        """Stop the helper once its tasks are done; NOW ends it at once (mid-import too)."""
+        if now:
+            for pid in self.pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> HeavyWorker:
@@ -197,3 +223,26 @@ class HeavyWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Forked by ``fork_ahead``, until a ``HeavyWorker.take()`` adopts it.
+_ahead: HeavyWorker | None = None
+
+
+def fork_ahead() -> HeavyWorker:
+    """Fork the helper now, before the caller loads the rest of its code (~0.2 s the helper
+    spends importing instead); the next ``HeavyWorker.take()`` adopts it. A caller that may
+    stop before that calls ``drop_ahead`` when it is done."""
+    global _ahead
+    if _ahead is None:
+        _ahead = HeavyWorker()
+    return _ahead
+
+
+def drop_ahead() -> None:
+    """End the helper ``fork_ahead`` started if nothing adopted it (a command refused early
+    returns at once, without waiting for its imports)."""
+    global _ahead
+    worker, _ahead = _ahead, None
+    if worker is not None:
+        worker.close(now=True)

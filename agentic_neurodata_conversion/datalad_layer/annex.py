@@ -129,11 +129,10 @@ def git_only_patterns(rules: str) -> list[str]:
     ]
 
 
+# Kept in git whatever the rules say: git's and DataLad's own files.
+TOOL_FILE_RULES = "**/.git* annex.largefiles=nothing\n**/.datalad/** annex.largefiles=nothing\n"
+
+
 def gitattributes_text(rules: str, backend: str) -> str:
     """The whole .gitattributes of a dataset we create."""
-    return (
-        f"* annex.backend={backend}\n"
-        "**/.git* annex.largefiles=nothing\n"
-        "**/.datalad/** annex.largefiles=nothing\n"
-        f"{rules}"
-    )
+    return f"* annex.backend={backend}\n{TOOL_FILE_RULES}{rules}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,7 @@ def run_command(
     message: str,
     what: str = "datalad run",
     save_failed: bool = True,
+    on_command_done: Callable[[], None] | None = None,
 ) -> RunRecord:
     """Execute CMD in the dataset through ``datalad run`` and return what it recorded.
 
@@ -235,6 +236,8 @@ def run_command(
     (``explicit=True``). WHAT names the run in errors. With SAVE_FAILED=False the outputs
     of a command that fails are left unsaved (DataLad goes on to save them otherwise, in a
     run commit recording the non-zero exit). ``NothingSaved`` when no output was written.
+    ON_COMMAND_DONE is called once the command has exited with 0, before DataLad saves
+    its outputs (which then still lie in the work tree as the command wrote them).
     """
     root = Path(dataset_path).absolute()
     if not is_dataset(root):
@@ -243,16 +246,25 @@ def run_command(
     before = head(root)
     options = API_OPTIONS if save_failed else {**API_OPTIONS, "on_failure": "stop"}
     started = time.perf_counter()
+    results: list[dict[str, Any]] = []
     with timing.timed("datalad.run"):
         try:
-            results = ds.run(
+            # Results as they come: the command's own comes before the save of its outputs.
+            for result in ds.run(
                 cmd=cmd,
                 inputs=list(inputs),
                 outputs=list(outputs),
                 message=message,
                 explicit=True,
-                **options,
-            )
+                **{**options, "return_type": "generator"},
+            ):
+                results.append(result)
+                if (
+                    on_command_done is not None
+                    and result.get("action") == "run"
+                    and result.get("status") == "ok"
+                ):
+                    on_command_done()
         except Exception as exc:  # on_failure="stop": the failed result, nothing saved
             from datalad.support.exceptions import IncompleteResultsError
 

@@ -27,6 +27,14 @@ def _write_reports(tracker: ConversionProvenanceTracker) -> None:
     write_view(view, "rocrate")
 
 
+def load_renderers() -> None:
+    """Import what ``_write_reports`` renders with (the rocrate library alone takes ~0.1 s),
+    for a caller with time to spare before it finalizes."""
+    import rocrate.rocrate  # noqa: F401
+
+    from . import html, markdown, rocrate_export  # noqa: F401
+
+
 register_finalize_hook("reports", _write_reports)
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "ConversionView",
     "build_report",
     "build_view",
+    "load_renderers",
     "render",
     "write_report",
     "write_view",
