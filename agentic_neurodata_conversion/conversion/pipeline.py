@@ -604,13 +604,13 @@ class ConversionPipeline:
 
     def fail(self, error: BaseException, stage: str) -> None:
         """Record ERROR and finalize as failed (no tag); never hides the original error."""
+        from ..datalad_layer.dataset import release_held
+
         if self.tracker.session.is_finalized:
             return
         message = (
             error.message if isinstance(error, AncError) else f"{type(error).__name__}: {error}"
         )
-        from ..datalad_layer.dataset import release_held
-
         release_held(self.path)  # a validation begun early (its result is not wanted)
         self.tracker.record_error(error, stage=stage, outcome="conversion failed")
         load_report_writers()

@@ -3,7 +3,7 @@
 NeuroConv, pynwb, spikeinterface and nwbinspector take ~1.5 s of CPU to import. `anc convert`
 forks one helper before it creates the conversion dataset: the helper imports them on the
 second core while the main process runs DataLad, then reads the recording's metadata, and at
-the end validates and reads the NWB file back (two forked children side by side). The main
+the end validates and reads the NWB file back (in forked children side by side). The main
 process never loads them, so its own steps stay light. Tasks and results travel pickled.
 """
 
