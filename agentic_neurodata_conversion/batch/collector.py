@@ -40,6 +40,7 @@ class Collector:
         self.batch_size = batch_size
         self.interval_s = interval_s
         self._waiting: list[tuple[SessionOutcome, SessionRecord]] = []
+        self._index: dict[str, int] = {}  # session key -> its entry in the record
         self._last = time.monotonic()
         self.registered = 0
         self.seconds = 0.0  # spent registering, for the run's figures
@@ -54,7 +55,15 @@ class Collector:
 
     def note(self, session: SessionRecord) -> None:
         """A session with no conversion this run (skipped): recorded at the next flush."""
-        self.record.sessions.append(session)
+        self._put(session)
+
+    def _put(self, session: SessionRecord) -> None:
+        """One entry per session: a retry's outcome replaces its earlier attempt's."""
+        where = self._index.setdefault(session.key, len(self.record.sessions))
+        if where == len(self.record.sessions):
+            self.record.sessions.append(session)
+        else:
+            self.record.sessions[where] = session
 
     def flush(self, message: str | None = None) -> str | None:
         """Register what is waiting and commit the run's record with it; the new commit."""
@@ -70,7 +79,7 @@ class Collector:
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(outcome.path, kept)
                 session.path = kept.relative_to(self.lab).as_posix()
-            self.record.sessions.append(session)
+            self._put(session)
         counts = self.record.counts
         commit = register_subdatasets(
             self.lab,

@@ -188,3 +188,19 @@ def test_clone_of_lab_from_the_ria_store_gets_the_nwb(tmp_path: Path) -> None:
 
 def _annex_key(dataset: Path, path: str) -> str:
     return call_git(dataset, "annex", "lookupkey", path).decode().strip()
+
+
+def test_a_failure_is_retried_within_the_run_then_left_until_its_source_changes(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    make_sessions(raw, good=0, bad=2)  # a torn .meta, an empty folder: refused quickly
+    lab = tmp_path / "lab"
+    pattern = f"{raw}/{{subject_id}}/{{session_id}}"
+    first = batch(pattern, lab, retries=1)
+    assert first.counts == {"completed": 0, "failed": 2, "skipped": 0}
+    assert [s.attempts for s in first.sessions] == [2, 2]  # one entry per session
+    second = batch(pattern, lab, retries=1)
+    assert {(s.status, s.previous) for s in second.sessions} == {("skipped", "failed")}
+    third = batch(pattern, lab, retries=2)  # one more try allowed: tried once more
+    assert [s.attempts for s in third.sessions if s.status == "failed"] == [3, 3]
