@@ -127,30 +127,36 @@ def plan(
             and done.path
             and (done.fingerprint == now or same_content(lab / done.path, session.inputs))
         ):
-            item.skip = SessionRecord(
-                session.name,
-                key,
-                SKIPPED,
-                str(session.source or session.spec),
-                now,
+            item.skip = _skipped(
+                item,
+                COMPLETED,
                 conversion_id=done.conversion_id,
                 path=done.path,
                 tag=done.tag,
-                previous=COMPLETED,
             )
         elif failures >= 1 + retries:
-            item.skip = SessionRecord(
-                session.name,
-                key,
-                SKIPPED,
-                str(session.source or session.spec),
-                now,
+            item.skip = _skipped(
+                item,
+                FAILED,
                 error=f"failed {failures} times on this source; fix it, or raise --retries",
                 attempts=failures,
-                previous=FAILED,
             )
         planned.append(item)
     return planned
+
+
+def _skipped(item: Planned, previous: str, **found: Any) -> SessionRecord:
+    """The record of a session not converted this run, for what an earlier run left."""
+    s = item.session
+    return SessionRecord(
+        s.name,
+        item.key,
+        SKIPPED,
+        str(s.source or s.spec),
+        item.fingerprint,
+        previous=previous,
+        **found,
+    )
 
 
 def recover(lab: Path) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ import typer
 from .output import console, print_json
 
 if TYPE_CHECKING:
+    from ..batch.cluster import ClusterRequest
     from ..batch.records import BatchRecord, SessionRecord
 
 
@@ -98,7 +98,7 @@ def _quiet_dask() -> None:
 def _dry_run(
     sources: str,
     output: Path,
-    request: object,
+    request: ClusterRequest,
     metadata: Path | None,
     retries: int,
     as_json: bool,
@@ -108,7 +108,7 @@ def _dry_run(
     from ..batch.run import check_lab, plan
     from ..batch.sources import expand_sources
 
-    check_request(request)  # type: ignore[arg-type]
+    check_request(request)
     sessions = expand_sources(sources)
     lab = output.absolute()
     check_lab(lab)
@@ -126,7 +126,7 @@ def _dry_run(
         }
         for p in planned
     ]
-    script = job_script(request) if getattr(request, "cluster", None) else None  # type: ignore[arg-type]
+    script = job_script(request) if request.cluster else None
     if as_json:
         print_json({"sessions": rows, "job_script": script})
         return
@@ -150,7 +150,6 @@ class _Display:
         self.enabled = enabled
         self._progress = None
         self._bar = None
-        self._started = time.monotonic()
 
     def __enter__(self) -> _Display:
         if self.enabled:

@@ -250,9 +250,10 @@ def status(
     """List conversions: id, status, tag, NWB size, validation counts; for a lab
     superdataset made by `anc batch`, every session's latest conversion or failure."""
     from ..batch.records import RECORD_DIR
+    from ..datalad_layer.dataset import is_dataset
     from ..provenance.catalog import list_conversions
 
-    if (directory / RECORD_DIR).is_dir() and (directory / ".datalad").is_dir():
+    if (directory / RECORD_DIR).is_dir() and is_dataset(directory):
         from .batch import lab_status
 
         lab_status(directory, as_json)
