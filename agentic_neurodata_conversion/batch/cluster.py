@@ -229,12 +229,11 @@ def open_client(request: ClusterRequest) -> Iterator[distributed.Client]:
     import dask
     from distributed.utils import silence_logging_cmgr
 
-    # The daemon setting is read by a nanny each time it starts a worker process (restarts
-    # too), so it holds for the cluster's whole life.
-    with (
-        silence_logging_cmgr(logging.CRITICAL),
-        dask.config.set({"distributed.worker.daemon": False}),
-    ):
+    # A nanny reads these each time it starts a worker process (restarts too), so they hold
+    # for the cluster's whole life. The statistical profiler samples the worker's threads
+    # every 10 ms, for tasks that only wait on their session's process.
+    settings = {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False}
+    with silence_logging_cmgr(logging.CRITICAL), dask.config.set(settings):
         if request.scheduler:
             with _connect(request.scheduler) as client:
                 yield client

@@ -142,14 +142,41 @@ def validate_nwb(path: str | Path, *, root: str | Path | None = None) -> Validat
 
 
 def schema_errors(path: str | Path) -> list[SchemaError]:
-    """pynwb's schema validation of the file at PATH (against the namespaces it caches)."""
+    """pynwb's schema validation of the file at PATH, against the namespaces it caches.
+
+    When those are the installed pynwb's own (same names, same versions: a file this
+    environment wrote), it validates against the installed ones, already parsed, instead
+    of parsing the file's copy of the whole schema again (~0.5 s of CPU per file)."""
     import pynwb
 
-    result = pynwb.validate(path=str(path))
+    cached = not _caches_installed_schema(path)
+    result = pynwb.validate(path=str(path), use_cached_namespaces=cached)
     errors = result[0] if isinstance(result, tuple) else result
     return [
         SchemaError(str(e.name), str(e.location or "/"), _one_line(str(e.reason))) for e in errors
     ]
+
+
+def _caches_installed_schema(path: str | Path) -> bool:
+    """Whether every namespace the file at PATH caches is installed here at its version."""
+    import h5py
+    import pynwb
+
+    installed = pynwb.get_type_map().namespace_catalog
+    try:
+        with h5py.File(path, "r") as file:
+            specifications = file.get("specifications")
+            if not isinstance(specifications, h5py.Group) or not len(specifications):
+                return False
+            cached = {name: set(group.keys()) for name, group in specifications.items()}
+    except OSError:
+        return False  # pynwb's own reading then says what is wrong
+    for name, versions in cached.items():
+        if name not in installed.namespaces:
+            return False
+        if versions != {installed.get_namespace(name).version}:
+            return False
+    return True
 
 
 def inspector_issues(path: str | Path) -> list[InspectorIssue]:

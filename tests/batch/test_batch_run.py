@@ -156,7 +156,7 @@ def _kill_a_worker_mid_conversion(lab: Path, run: subprocess.Popen) -> bool:
             if not (folder / ".git").exists():
                 continue
             try:
-                worker = psutil.Process(claim["pgid"]).parent()
+                worker = psutil.Process(claim["worker"])
             except psutil.Error:
                 continue
             if worker is not None and "python" in worker.name():
