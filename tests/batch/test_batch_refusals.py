@@ -96,3 +96,33 @@ def test_dry_run_shows_the_plan_and_writes_nothing(
     )
     assert code == 0 and "#SBATCH" in out and "short" in out
     assert not lab.exists()
+
+
+@pytest.mark.slow
+def test_a_second_batch_on_one_lab_is_refused_while_the_first_runs(
+    tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """Two `anc batch` on one LAB would convert the same sources twice at once: the second
+    is refused (the first holds LAB's lock) and leaves the first's work alone."""
+    from filelock import FileLock
+
+    from agentic_neurodata_conversion.batch import claims
+    from agentic_neurodata_conversion.batch.run import LAB_LOCK
+
+    raw = tmp_path / "raw"
+    make_sessions(raw, good=1)
+    lab = tmp_path / "lab"
+    code, _, err = run_cli("batch", f"{raw}/{{subject_id}}/{{session_id}}", "--output", str(lab))
+    assert code == 0, err
+    before = subprocess.run(
+        ["git", "-C", str(lab), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout
+    with FileLock(claims.work_area(lab) / LAB_LOCK):  # what a running batch holds
+        code, _, err = run_cli(
+            "batch", f"{raw}/{{subject_id}}/{{session_id}}", "--output", str(lab)
+        )
+    assert code != 0 and "another anc batch is running" in err and err.count("\n") == 1
+    after = subprocess.run(
+        ["git", "-C", str(lab), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout
+    assert after == before
