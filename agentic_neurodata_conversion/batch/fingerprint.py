@@ -1,4 +1,4 @@
-"""Has a session's source changed since it was converted?
+"""Has a session's source, or what the run applies to it, changed since it was converted?
 
 A quick fingerprint (every input file's path, size and modification time) decides without
 reading the data; when it differs, the sha256 the conversion recorded in its reference
@@ -33,6 +33,15 @@ def fingerprint(inputs: Sequence[Path]) -> str:
     for root in sorted(inputs):
         for relative, st in _files(root):
             digest.update(f"{root}\0{relative}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def settings_digest(metadata_file: Path | None) -> str:
+    """sha256 of what a run applies to every session beyond its source: the content of
+    --metadata (a changed file converts again; a moved one with the same content does not)."""
+    digest = hashlib.sha256(b"metadata\0")
+    if metadata_file is not None:
+        digest.update(Path(metadata_file).read_bytes())
     return digest.hexdigest()
 
 

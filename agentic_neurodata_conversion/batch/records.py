@@ -43,6 +43,7 @@ class SessionRecord:
     status: str
     source: str
     fingerprint: str | None = None  # of the input files' sizes and times (fingerprint.py)
+    settings: str | None = None  # of what the run applied to every session (--metadata)
     conversion_id: str | None = None
     path: str | None = None  # relative to LAB: the conversion, or a failed one's kept copy
     tag: str | None = None
@@ -135,7 +136,8 @@ class History:
     """What earlier runs did with one source."""
 
     completed: SessionRecord | None = None  # the latest conversion of it
-    failures: dict[str, int] = field(default_factory=dict)  # fingerprint -> failed attempts
+    # (fingerprint, settings) -> failed attempts
+    failures: dict[tuple[str, str | None], int] = field(default_factory=dict)
 
 
 def histories(runs: Iterable[BatchRecord]) -> dict[str, History]:
@@ -147,9 +149,8 @@ def histories(runs: Iterable[BatchRecord]) -> dict[str, History]:
             if session.status == COMPLETED:
                 history.completed = session
             elif session.status == FAILED and session.fingerprint:
-                history.failures[session.fingerprint] = max(
-                    history.failures.get(session.fingerprint, 0), session.attempts
-                )
+                tried = (session.fingerprint, session.settings)
+                history.failures[tried] = max(history.failures.get(tried, 0), session.attempts)
     return found
 
 

@@ -21,7 +21,7 @@ from ..provenance.layout import conversion_folder, is_conversion
 from . import claims
 from .cluster import ClusterRequest, check_request, open_client
 from .collector import Collector
-from .fingerprint import fingerprint, same_content
+from .fingerprint import fingerprint, same_content, settings_digest
 from .records import (
     COMPLETED,
     FAILED,
@@ -68,7 +68,8 @@ class Planned:
     session: BatchSession
     key: str
     fingerprint: str
-    attempts: int  # failed attempts on this fingerprint so far
+    settings: str
+    attempts: int  # failed attempts on this fingerprint and these settings so far
     skip: SessionRecord | None = None
 
 
@@ -111,20 +112,28 @@ def _conversion_id(session: BatchSession, run: str, attempt: int) -> str:
 
 
 def plan(
-    sessions: Sequence[BatchSession], lab: Path, known: dict[str, History], retries: int
+    sessions: Sequence[BatchSession],
+    lab: Path,
+    known: dict[str, History],
+    retries: int,
+    metadata_file: Path | None = None,
 ) -> list[Planned]:
-    """What to convert and what to skip, from the records of earlier runs."""
+    """What to convert and what to skip, from the records of earlier runs: a completed
+    conversion is kept while its source and the run's --metadata are unchanged (a record
+    older than the settings digest counts as unchanged)."""
+    settings = settings_digest(metadata_file)
     planned = []
     for session in sessions:
         key = source_key(session.inputs)
         now = fingerprint(session.inputs)
         history = known.get(key, History())
         done = history.completed
-        failures = history.failures.get(now, 0)
-        item = Planned(session, key, now, failures)
+        failures = history.failures.get((now, settings), 0)
+        item = Planned(session, key, now, settings, failures)
         if (
             done is not None
             and done.path
+            and done.settings in (None, settings)
             and (done.fingerprint == now or same_content(lab / done.path, session.inputs))
         ):
             item.skip = _skipped(
@@ -154,6 +163,7 @@ def _skipped(item: Planned, previous: str, **found: Any) -> SessionRecord:
         SKIPPED,
         str(s.source or s.spec),
         item.fingerprint,
+        item.settings,
         previous=previous,
         **found,
     )
@@ -234,6 +244,7 @@ def _session_record(item: Planned, outcome: SessionOutcome) -> SessionRecord:
         outcome.status,
         str(s.source or s.spec),
         item.fingerprint,
+        item.settings,
         conversion_id=outcome.conversion_id,
         tag=outcome.tag,
         duration_s=outcome.duration_s,
@@ -290,7 +301,8 @@ def run_batch(
         record = BatchRecord(
             new_run_id(), sources, utc_now(), describe(request), list(options.command)
         )
-        planned = plan(sessions, lab, histories(read_runs(lab)), options.retries)
+        known = histories(read_runs(lab))
+        planned = plan(sessions, lab, known, options.retries, options.metadata_file)
         with contextlib.suppress(KeyboardInterrupt):  # recorded; the stack ends the rest
             _convert(client, lab, record, planned, options, events)
     if record is not None and record.status == INTERRUPTED:

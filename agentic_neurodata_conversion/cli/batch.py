@@ -116,7 +116,7 @@ def _dry_run(
         from ..conversion.metadata import load_user_metadata
 
         load_user_metadata(metadata)
-    planned = plan(sessions, lab, histories(read_runs(lab)), retries)
+    planned = plan(sessions, lab, histories(read_runs(lab)), retries, metadata)
     rows = [
         {
             "session": p.session.name,
