@@ -367,6 +367,20 @@ def _first_line(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- reading and checking
 
 
+def chain_head(journal_dir: str | Path) -> tuple[int, str]:
+    """(seq, hash) of the journal's last record, from the last line of its last file only:
+    what an index compares to tell whether a journal changed since it was read."""
+    journal_dir = Path(journal_dir)
+    for path in reversed(journal_files(journal_dir)):
+        try:
+            last = _last_line(path)
+        except ValueError:  # a torn or edited last line: let a full read judge it
+            return -1, ""
+        if last is not None:
+            return int(last.get("seq", -1)), str(last.get("hash", ""))
+    return 0, GENESIS
+
+
 def journal_files(journal_dir: Path) -> list[Path]:
     files = sealed_segments(journal_dir)
     current = journal_dir / CURRENT

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..index import hooks as _index_hooks  # noqa: F401  (a finished conversion joins its lab's index)
 from ..provenance.hooks import register_finalize_hook
 from ..provenance.layout import SUMMARY_FILE
 from .api import DEFAULT_FILES, FORMATS, build_report, render, write_report, write_view
