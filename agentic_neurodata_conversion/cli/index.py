@@ -58,10 +58,10 @@ def check(lab: LabArg, index: IndexOpt = None, as_json: JsonOpt = False) -> None
     from .. import index as idx
 
     report = idx.check_index(lab, index)
+    _notes(report.notes)
     if as_json:
         print_json(report.to_dict())
     else:
-        _notes(report.notes)
         for line in report.differences:
             typer.echo(f"  difference: {line}")
         state = "matches the journals" if report.ok else f"{len(report.differences)} differences"
@@ -126,13 +126,12 @@ def query(
         limit=limit,
     )
     result = idx.query(lab, q, index)
+    _notes(result.notes)  # on stderr whatever the format: a rebuild, a stale index
     if as_json:
         print_json(result.to_dict())
     elif as_csv:
-        _notes(result.notes)
         _csv(result)
     else:
-        _notes(result.notes)
         _table(result)
 
 
@@ -183,10 +182,10 @@ def _table(result: QueryResult) -> None:
 
 
 def _render_build(report: Any, as_json: bool, verb: str) -> None:
+    _notes(report.notes)
     if as_json:
         print_json(report.to_dict())
         return
-    _notes(report.notes)
     data = report.to_dict()
     typer.echo(
         f"index {verb}: {data['conversions']} conversions, {data['read']} journals read "
