@@ -163,7 +163,10 @@ def _sqlite(path: Path, create: bool) -> Database:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never torn
+        # No fsync: the index is rebuilt from the journals at any time, and an fsync per
+        # commit (and at the checkpoint when the last connection closes) is most of the
+        # cost of adding one conversion (~25 ms of ~30 here).
+        conn.execute("PRAGMA synchronous = OFF")
     except sqlite3.Error as exc:
         raise IndexUnavailable(
             f"cannot open the index {path}: {exc}", "check the file, or rebuild it"

@@ -234,9 +234,10 @@ def _conversion_filters(db: Database, query: Query) -> tuple[Any, list[Any]]:
         clauses.append(f"IN (SELECT conversion FROM lineage WHERE {match})")
         params.extend(_input_params(query.derived_from))
     if query.tool_version:
-        matching = _tool_version_conversions(db, query.tool_version)
-        clauses.append(f"IN ({', '.join('?' * len(matching)) or 'NULL'})")
-        params.extend(matching)
+        name, versions = _matching_versions(db, query.tool_version)
+        marks = ", ".join("?" * len(versions)) or "NULL"
+        clauses.append(f"IN (SELECT conversion FROM tools WHERE name = ? AND version IN ({marks}))")
+        params.extend([name, *versions])
     if kind == "inconsistency" and (query.field or query.level or query.source):
         raise UsageError(
             "--inconsistent compares final values across sessions: it takes no --field, "
@@ -263,7 +264,8 @@ def _input_params(path: str | None) -> list[str]:
     return [text, text + "/", text + "0"]  # "0" follows "/" in every collation we use
 
 
-def _tool_version_conversions(db: Database, text: str) -> list[str]:
+def _matching_versions(db: Database, text: str) -> tuple[str, list[str]]:
+    """The tool a requirement names and the indexed versions of it that satisfy it."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion, Version
 
@@ -286,14 +288,7 @@ def _tool_version_conversions(db: Database, text: str) -> list[str]:
                 wanted.append(version)
         except InvalidVersion:
             continue
-    if not wanted:
-        return []
-    marks = ", ".join("?" * len(wanted))
-    rows = db.fetchall(
-        f"SELECT DISTINCT conversion FROM tools WHERE name = ? AND version IN ({marks})",
-        (name, *wanted),
-    )
-    return [r[0] for r in rows]
+    return name, wanted
 
 
 def _closest(name: str, known: list[str]) -> str:
@@ -406,13 +401,15 @@ def _fields(db: Database, query: Query, where: Any, params: list[Any], limit: in
 
 
 def _inconsistencies(db: Database, query: Query, where: Any, params: list[Any]) -> Any:
-    """Subjects whose sessions disagree on a field of the section (final values)."""
+    """Subjects whose sessions disagree on a field of the section (final values that are
+    not stand-ins)."""
     section = query.inconsistent
     clauses = [
         "f.latest = 1",
         "f.section = ?",
         "f.subject IS NOT NULL",
         "f.field <> ?",
+        "f.level NOT IN ('placeholder', 'unknown')",  # a stand-in is nobody's claim
         *where("f"),
     ]
     base = " AND ".join(clauses)

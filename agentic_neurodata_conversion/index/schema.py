@@ -95,7 +95,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS fields_latest ON fields (field, level) WHERE latest = 1",
     "CREATE INDEX IF NOT EXISTS fields_review ON fields (needs_review) WHERE latest = 1",
     "CREATE INDEX IF NOT EXISTS fields_source ON fields (source, confidence) WHERE latest = 1",
-    "CREATE INDEX IF NOT EXISTS fields_subject ON fields (section, subject, field, value) "
+    "CREATE INDEX IF NOT EXISTS fields_subject ON fields (section, subject, field, value, level) "
     "WHERE latest = 1",
     "CREATE INDEX IF NOT EXISTS tool_calls_by_conversion ON tool_calls (conversion)",
     "CREATE INDEX IF NOT EXISTS tool_calls_tool ON tool_calls (tool, status)",

@@ -137,9 +137,7 @@ def make_conversion(lab: Path, spec: ConversionSpec) -> Path:
     root = lab / f"conversion_{spec.conversion_id}"
     (root / "provenance").mkdir(parents=True)
     (root / "inputs").mkdir()
-    files = [
-        {"path": p.name, "size": p.stat().st_size, "sha256": _sha256(p)} for p in spec.inputs
-    ]
+    files = [{"path": p.name, "size": p.stat().st_size, "sha256": _sha256(p)} for p in spec.inputs]
     manifest = {"source": str(spec.inputs[0].parent) if spec.inputs else "", "files": files}
     (root / "inputs" / "recording.manifest.json").write_text(json.dumps(manifest))
     (root / CONVERSION_FILE).write_text(

@@ -52,7 +52,16 @@ def postgres_server() -> Iterator[str]:
     port = _free_port()
     subprocess.run(
         _as_server_user(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ]
         ),
         check=True,
         capture_output=True,
@@ -60,7 +69,17 @@ def postgres_server() -> Iterator[str]:
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
     subprocess.run(
         _as_server_user(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(folder / "log"),
+                "-w",
+                "start",
+            ]
         ),
         check=True,
         capture_output=True,

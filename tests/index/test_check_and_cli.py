@@ -22,7 +22,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_check_names_an_edited_journal_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_names_an_edited_journal_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = build_lab(tmp_path)
     code, out, err = run(capsys, "index", "rebuild", str(lab))
     assert code == 0 and "index rebuilt: 5 conversions" in out, err
@@ -49,7 +51,9 @@ def test_check_names_an_edited_journal_line(tmp_path: Path, capsys: pytest.Captu
     assert code == 0 and '"rows": []' in out  # m1's sessions agree now (one of them untrusted)
 
 
-def test_query_outputs_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_outputs_and_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = build_lab(tmp_path)
     code, _, err = run(capsys, "query", str(lab))
     assert code == 2 and err.strip() == (
@@ -60,8 +64,13 @@ def test_query_outputs_and_one_line_errors(tmp_path: Path, capsys: pytest.Captur
 
     code, out, _ = run(capsys, "query", str(lab), "--inconsistent", "Subject")
     assert code == 0 and "Subject.species" in out and "m1" in out
-    code, out, _ = run(capsys, "query", str(lab), "--tool", "run_conversion", "--status", "error", "--csv")
-    assert out.splitlines()[0] == "conversion,conversion_id,seq,tool,status,client,duration_ms,error,trusted"
+    code, out, _ = run(
+        capsys, "query", str(lab), "--tool", "run_conversion", "--status", "error", "--csv"
+    )
+    assert (
+        out.splitlines()[0]
+        == "conversion,conversion_id,seq,tool,status,client,duration_ms,error,trusted"
+    )
     assert [line.split(",")[1] for line in out.splitlines()[1:]] == ["m1-s2", "m2-s1"]
     code, out, _ = run(capsys, "query", str(lab), "--field", "Subject.species")
     assert "NO (untrusted)" in out and "untrusted: conversion_edited:" in out
@@ -75,7 +84,9 @@ def test_query_outputs_and_one_line_errors(tmp_path: Path, capsys: pytest.Captur
         assert code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
 
 
-def test_an_older_layout_is_rebuilt_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_older_layout_is_rebuilt_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = build_lab(tmp_path)
     index.rebuild(lab)
     db = backends.connect(backends.default_url(lab))
@@ -84,19 +95,25 @@ def test_an_older_layout_is_rebuilt_and_said(tmp_path: Path, capsys: pytest.Capt
     db.close()
     code, out, err = run(capsys, "query", str(lab), "--tool-version", "neuroconv<0.10.2", "--json")
     assert code == 0
-    assert err.startswith("note: the index had layout 0 (this anc writes layout 1): rebuilt from 5 journals")
+    assert err.startswith(
+        "note: the index had layout 0 (this anc writes layout 1): rebuilt from 5 journals"
+    )
     assert '"conversion_id": "m1-s1"' in out
     assert not run(capsys, "query", str(lab))[2]  # said once: it is current now
 
 
-def test_a_postgresql_url_that_does_not_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_postgresql_url_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lab = build_lab(tmp_path)
     url = f"postgresql://anc:secret@127.0.0.1:{_free_port()}/lab"
     started = time.monotonic()
     code, _, err = run(capsys, "index", "rebuild", str(lab), "--index", url)
     assert time.monotonic() - started < backends.CONNECT_TIMEOUT_S + 1
     assert code == 3 and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"error: the PostgreSQL index postgresql://anc:***@127.0.0.1:{url.split(':')[3]}")
+    assert err.startswith(
+        f"error: the PostgreSQL index postgresql://anc:***@127.0.0.1:{url.split(':')[3]}"
+    )
     assert "does not answer" in err and "secret" not in err and "Traceback" not in err
 
 
