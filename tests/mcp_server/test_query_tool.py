@@ -22,7 +22,9 @@ async def test_query_index_tool(root: Path, tmp_path: Path) -> None:
     raw = root / "raw.bin"
     raw.write_bytes(b"x" * 64)
     make_conversion(lab, ConversionSpec("a", subject="m1", inputs=[raw], neuroconv="0.10.1"))
-    make_conversion(lab, ConversionSpec("b", subject="m1", species="Rattus norvegicus", inputs=[raw]))
+    make_conversion(
+        lab, ConversionSpec("b", subject="m1", species="Rattus norvegicus", inputs=[raw])
+    )
     index.rebuild(lab)
     log = tmp_path / "server.log"
     async with serve(root, log) as client:
