@@ -2,7 +2,9 @@
 and the page of the performance report over many conversions (``perf_html``).
 
 Importing this package registers its finalize hook with the provenance core: finalize then
-writes CONVERSION_SUMMARY.md, the HTML report and ``ro-crate-metadata.json`` from one view.
+writes CONVERSION_SUMMARY.md, the HTML report and ``ro-crate-metadata.json`` from one view;
+and, through ``index.hooks``, the after-finalize hook that adds the conversion to its lab's
+index (the HTML report shows the lab's view of its subject from that index).
 """
 
 from __future__ import annotations

@@ -226,3 +226,32 @@ def test_update_reads_only_changed_journals(lab: tuple[Path, str | None]) -> Non
     shutil.rmtree(folder / "conversion_anon")
     assert index.update(folder).removed == 1
     assert index.check_index(folder).ok
+
+
+def test_writers_add_conversions_concurrently(lab: tuple[Path, str | None]) -> None:
+    """Several writers (machines of a lab, workers of a batch) into one index at once."""
+    import threading
+
+    from agentic_neurodata_conversion.index.build import add_conversions
+
+    folder, url = lab
+    paths = [
+        make_conversion(folder, ConversionSpec(f"w{n}", subject=f"w{n}", neuroconv="0.10.2"))
+        for n in range(8)
+    ]
+    failures: list[BaseException] = []
+
+    def write(path: Path) -> None:
+        try:
+            add_conversions(folder, [path], url)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len(ask(lab).rows) == 13
+    assert index.check_index(folder).ok
