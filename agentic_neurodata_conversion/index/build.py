@@ -77,9 +77,11 @@ def layout_of(db: Database) -> int | None:
     return int(row[0]) if row and str(row[0]).isdigit() else 0
 
 
-def open_index(lab: str | Path, url: str | None = None) -> tuple[Database, list[str]]:
-    """The lab's index, ready to read: one of an older layout is rebuilt first (the notes
-    say so). Without URL: the lab's configured index."""
+def open_index(
+    lab: str | Path, url: str | None = None, *, rebuild_other: bool = True
+) -> tuple[Database, list[str]]:
+    """The lab's index, ready to read: one of another layout is rebuilt first (the notes
+    say so; without REBUILD_OTHER it is refused instead). Without URL: the lab's own."""
     lab = lab_folder(lab)
     url = url or backends.configured_url(lab)
     if url is None:
@@ -91,6 +93,11 @@ def open_index(lab: str | Path, url: str | None = None) -> tuple[Database, list[
     layout = layout_of(db)
     if layout != schema.LAYOUT:
         was = "no tables" if layout is None else f"layout {layout}"
+        if not rebuild_other:
+            db.close()
+            raise backends.IndexUnavailable(
+                f"the index of {lab} has {was}", f"rebuild it with `anc index rebuild {lab}`"
+            )
         report = _rebuild_into(db, lab)
         notes.append(
             f"the index had {was} (this anc writes layout {schema.LAYOUT}): rebuilt from "

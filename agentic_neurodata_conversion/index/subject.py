@@ -59,7 +59,7 @@ def subject_view(
     lab, url = found
     key = conversion.absolute().relative_to(lab).as_posix()
     try:
-        db, _ = open_index(lab, url)
+        db, _ = open_index(lab, url, rebuild_other=False)  # never a rebuild inside a report
     except AncError as exc:  # a report renders without the lab's view
         log.warning("the lab's index was not read for the report: %s", exc)
         return None

@@ -441,8 +441,17 @@ class JournalCheck:
         }
 
 
-def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> JournalCheck:
-    """Check every line of a conversion's journal: JSON, hash, chain, order, HEAD."""
+def verify_journal(
+    dataset_path: str | Path,
+    *,
+    max_problems: int = 50,
+    entries: list[dict[str, Any]] | None = None,
+) -> JournalCheck:
+    """Check every line of a conversion's journal: JSON, hash, chain, order, HEAD.
+
+    ENTRIES, when given, receives every parsed record (without ``prev``/``hash``), trusted
+    or not: a reader that also checks reads each line once (the lab index does).
+    """
     root = Path(dataset_path)
     journal_dir = root / JOURNAL_DIR if (root / JOURNAL_DIR).is_dir() else root
     check = JournalCheck()
@@ -461,6 +470,7 @@ def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> Journ
                         "it is cut off and recorded when the conversion is reopened"
                     )
                     break
+                entry = None
                 try:
                     entry = orjson.loads(raw)
                     digest, prev = entry.pop("hash"), entry.pop("prev")
@@ -468,8 +478,14 @@ def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> Journ
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                     check.problem(f"{where}: not a journal record (invalid JSON or fields)")
                     check.bad_seqs.append(expected_seq)
+                    if entries is not None and isinstance(entry, dict) and "operation" in entry:
+                        entry.pop("hash", None)
+                        entry.pop("prev", None)
+                        entries.append(entry)
                     expected_seq += 1
                     continue
+                if entries is not None:
+                    entries.append(entry)
                 if chain_hash(prev, orjson.dumps(entry)) != digest:
                     check.problem(
                         f"{where} (seq {seq}): record was edited, its hash does not match its content"
