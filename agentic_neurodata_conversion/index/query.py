@@ -295,11 +295,11 @@ def _closest(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     if close:
         return "did you mean " + ", ".join(repr(c) for c in close) + "?"
-    return (
-        f"{len(known)} names are indexed; see `anc query LAB --json` output"
-        if known
-        else ("the index holds none: is it built?")
-    )
+    if not known:
+        return "the index holds none: is it built, and are the conversions there?"
+    listed = sorted(known)[:5]
+    more = f" and {len(known) - 5} more" if len(known) > 5 else ""
+    return "the index knows " + ", ".join(repr(k) for k in listed) + more
 
 
 def check_names(db: Database, query: Query) -> None:
@@ -328,6 +328,14 @@ def check_names(db: Database, query: Query) -> None:
         raise UsageError(
             f"unknown section {query.inconsistent!r}", _closest(query.inconsistent, names)
         )
+    if query.status:
+        table = "tool_calls" if query.tool else "conversions"
+        known = [r[0] for r in db.fetchall(f"SELECT DISTINCT status FROM {table}")]
+        if query.status not in known:
+            whose = "tool call" if query.tool else "conversion"
+            raise UsageError(
+                f"no {whose} has status {query.status!r}", _closest(query.status, known)
+            )
     if query.tool and not db.fetchone(
         "SELECT 1 FROM tool_calls WHERE tool = ? LIMIT 1", (query.tool,)
     ):

@@ -193,6 +193,11 @@ def test_unknown_names_are_refused_with_the_closest(lab: tuple[Path, str | None]
         ({"tool_version": "neuroconv<<0.10"}, "malformed version constraint 'neuroconv<<0.10'"),
         ({"tool_version": "nueroconv<1"}, "did you mean 'neuroconv'"),
         ({"max_confidence": 1.5}, "outside 0-1"),
+        (
+            {"tool": "run_conversion", "status": "eror"},
+            "no tool call has status 'eror' (did you mean 'error'",
+        ),
+        ({"status": "complete"}, "no conversion has status 'complete' (did you mean 'completed'"),
     ):
         with pytest.raises(Exception) as exc:
             ask(lab, **filters)
