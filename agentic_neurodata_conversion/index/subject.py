@@ -44,12 +44,13 @@ class SubjectView:
 
 
 def subject_view(
-    conversion: Path, subject: str | None, own: Mapping[str, Any]
+    conversion: Path, subject: str | None, own: Mapping[str, Any], here: Session | None = None
 ) -> SubjectView | None:
     """The lab's view of SUBJECT (this conversion's subject id), from the lab's index.
 
     OWN are this conversion's final Subject values that are not stand-ins, from its own
-    journal (at finalize the index does not hold it yet; its journal is the fresher truth).
+    journal (at finalize the index does not hold it yet; its journal is the fresher truth);
+    HERE describes it among the sessions when the index does not hold it yet.
     """
     if not subject:
         return None
@@ -71,11 +72,13 @@ def subject_view(
         )
         built = db.fetchone("SELECT value FROM meta WHERE key = 'built'")
         view = SubjectView(lab, subject, key, built=built[0] if built else None)
-        here = (lab / key / REPORT).parent
+        report_dir = (lab / key / REPORT).parent
         for conv, cid, status, started, trusted in rows:
             target = lab / conv / REPORT
             view.sessions.append(
-                Session(conv, cid, status, started, bool(trusted), os.path.relpath(target, here))
+                Session(
+                    conv, cid, status, started, bool(trusted), os.path.relpath(target, report_dir)
+                )
             )
         view.indexed = any(s.conversion == key for s in view.sessions)
         others = db.fetchall(
@@ -104,14 +107,8 @@ def subject_view(
                 )
             )
     if not view.indexed:  # this conversion, from its journal
-        view.sessions.append(
-            Session(
-                key,
-                conversion.name.removeprefix("conversion_"),
-                "",
-                None,
-                True,
-                REPORT.rsplit("/", 1)[1],
-            )
-        )
+        name = conversion.name.removeprefix("conversion_")
+        mine = here or Session(key, name, "", None, True, "")
+        mine.conversion, mine.report = key, REPORT.rsplit("/", 1)[1]
+        view.sessions.append(mine)
     return view

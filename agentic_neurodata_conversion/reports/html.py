@@ -331,7 +331,7 @@ STAND_INS = ("placeholder", "unknown")
 def _lab_section(view: ConversionView) -> str:
     """The subject's other sessions and disagreements, from the lab's index (when the
     conversion lies in an indexed lab); static HTML, links to the sessions' reports."""
-    from ..index.subject import subject_view
+    from ..index.subject import Session, subject_view
 
     sid = view.fields.get("Subject.subject_id")
     if sid is None or sid.final.level in STAND_INS or not isinstance(sid.final.value, str):
@@ -341,7 +341,9 @@ def _lab_section(view: ConversionView) -> str:
         for name, f in view.fields.items()
         if name.startswith("Subject.") and f.final.level not in STAND_INS
     }
-    lab = subject_view(view.path, sid.final.value, own)
+    o = view.overview
+    here = Session("", o.conversion_id, o.status, o.start_time, view.integrity.ok, "")
+    lab = subject_view(view.path, sid.final.value, own, here)
     if lab is None:
         return ""
     esc = html.escape
