@@ -10,6 +10,7 @@ replaced in one transaction, so a reader sees it before or after, never half.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,8 +133,10 @@ def remember(lab: Path, url: str) -> None:
     target = backends.url_file(lab)
     if url == backends.default_url(lab):
         target.unlink(missing_ok=True)
-    else:
-        target.write_text(url + "\n")
+    else:  # it may hold a password: readable by its owner only
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(url + "\n")
     backends.stale_file(lab).unlink(missing_ok=True)
 
 
