@@ -171,9 +171,8 @@ def run_query(db: Database, query: Query) -> QueryResult:
     elif kind == "tool_call":
         rows = _select(
             db,
-            "SELECT t.conversion, c.conversion_id, t.seq, t.tool, t.status, t.client, "
-            "t.duration_ms, t.error, t.trusted FROM tool_calls t JOIN conversions c "
-            "ON c.conversion = t.conversion",
+            "SELECT t.conversion, NULL, t.seq, t.tool, t.status, t.client, "
+            "t.duration_ms, t.error, t.trusted FROM tool_calls t",
             ["t.tool = ?", *(["t.status = ?"] if query.status else []), *where("t")],
             [query.tool, *([query.status] if query.status else []), *params],
             "t.conversion, t.seq",
@@ -183,15 +182,14 @@ def run_query(db: Database, query: Query) -> QueryResult:
     elif kind == "output":
         rows = _select(
             db,
-            "SELECT o.conversion, c.conversion_id, MIN(i.path), o.path, o.checksum, "
-            "MIN(o.trusted) FROM lineage o JOIN conversions c ON c.conversion = o.conversion "
-            "JOIN lineage i ON i.conversion = o.conversion AND i.kind = 'input'",
+            "SELECT o.conversion, NULL, MIN(i.path), o.path, o.checksum, MIN(o.trusted) "
+            "FROM lineage o JOIN lineage i ON i.conversion = o.conversion AND i.kind = 'input'",
             ["o.kind = 'output'", *_input_match("i"), *where("o")],
             [*_input_params(query.derived_from), *params],
             "o.conversion, o.path",
             limit,
             OutputHit,
-            group="o.conversion, c.conversion_id, o.path, o.checksum",
+            group="o.conversion, o.path, o.checksum",
         )
     else:
         rows = _select(
@@ -205,6 +203,8 @@ def run_query(db: Database, query: Query) -> QueryResult:
             ConversionHit,
         )
     hits, total = rows
+    if kind in ("field", "tool_call", "output"):
+        _fill_ids(db, hits)
     result = QueryResult(kind, hits, total)
     result.untrusted = _untrusted(db, hits)
     result.milliseconds = (time.perf_counter() - started) * 1000
@@ -393,9 +393,8 @@ def _fields(db: Database, query: Query, where: Any, params: list[Any], limit: in
         own.append(query.max_confidence)
     hits, total = _select(
         db,
-        "SELECT f.conversion, c.conversion_id, f.subject, f.field, f.value, f.source, f.agent, "
-        "f.confidence, f.level, f.needs_review, f.seq, f.trusted FROM fields f "
-        "JOIN conversions c ON c.conversion = f.conversion",
+        "SELECT f.conversion, NULL, f.subject, f.field, f.value, f.source, f.agent, "
+        "f.confidence, f.level, f.needs_review, f.seq, f.trusted FROM fields f",
         [*clauses, *where("f")],
         [*own, *params],
         "f.conversion, f.field",
@@ -447,6 +446,24 @@ def _inconsistencies(db: Database, query: Query, where: Any, params: list[Any]) 
             )
         )
     return hits, total
+
+
+def _fill_ids(db: Database, hits: list[Any]) -> None:
+    """Each row's conversion id, in one look-up for the rows shown (a join in the query
+    would be paid for every matching row, and by its count)."""
+    keys = sorted({h.conversion for h in hits})
+    ids: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        ids.update(
+            db.fetchall(
+                f"SELECT conversion, conversion_id FROM conversions WHERE conversion IN ({marks})",
+                part,
+            )
+        )
+    for h in hits:
+        h.conversion_id = ids.get(h.conversion, h.conversion)
 
 
 def _untrusted(db: Database, hits: list[Any]) -> dict[str, list[str]]:
