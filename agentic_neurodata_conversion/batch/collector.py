@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..datalad_layer.register import read_subdataset, register_subdatasets
+from ..index.hooks import add_safely
 from . import claims
 from .records import COMPLETED, FAILED, BatchRecord, SessionRecord, record_path
 from .task import SessionOutcome
@@ -91,6 +92,8 @@ class Collector:
         )
         for outcome, _ in waiting:
             claims.release(self.lab, outcome.conversion_id)
+        # registered: into the lab's index, if it has one (a failure marks it stale)
+        add_safely(self.lab, [Path(s.path) for s in subs])
         self.registered += len(subs)
         self._last = time.monotonic()
         self.seconds += self._last - started

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "interfaces",
     "dev",
     "check",
+    "index",
     "report",
     "storage",
     "perf",

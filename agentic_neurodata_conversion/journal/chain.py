@@ -367,6 +367,20 @@ def _first_line(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- reading and checking
 
 
+def chain_head(journal_dir: str | Path) -> tuple[int, str]:
+    """(seq, hash) of the journal's last record, from the last line of its last file only:
+    what an index compares to tell whether a journal changed since it was read."""
+    journal_dir = Path(journal_dir)
+    for path in reversed(journal_files(journal_dir)):
+        try:
+            last = _last_line(path)
+        except ValueError:  # a torn or edited last line: let a full read judge it
+            return -1, ""
+        if last is not None:
+            return int(last.get("seq", -1)), str(last.get("hash", ""))
+    return 0, GENESIS
+
+
 def journal_files(journal_dir: Path) -> list[Path]:
     files = sealed_segments(journal_dir)
     current = journal_dir / CURRENT
@@ -427,8 +441,17 @@ class JournalCheck:
         }
 
 
-def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> JournalCheck:
-    """Check every line of a conversion's journal: JSON, hash, chain, order, HEAD."""
+def verify_journal(
+    dataset_path: str | Path,
+    *,
+    max_problems: int = 50,
+    entries: list[dict[str, Any]] | None = None,
+) -> JournalCheck:
+    """Check every line of a conversion's journal: JSON, hash, chain, order, HEAD.
+
+    ENTRIES, when given, receives every parsed record (without ``prev``/``hash``), trusted
+    or not: a reader that also checks reads each line once (the lab index does).
+    """
     root = Path(dataset_path)
     journal_dir = root / JOURNAL_DIR if (root / JOURNAL_DIR).is_dir() else root
     check = JournalCheck()
@@ -447,6 +470,7 @@ def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> Journ
                         "it is cut off and recorded when the conversion is reopened"
                     )
                     break
+                entry = None
                 try:
                     entry = orjson.loads(raw)
                     digest, prev = entry.pop("hash"), entry.pop("prev")
@@ -454,8 +478,14 @@ def verify_journal(dataset_path: str | Path, *, max_problems: int = 50) -> Journ
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                     check.problem(f"{where}: not a journal record (invalid JSON or fields)")
                     check.bad_seqs.append(expected_seq)
+                    if entries is not None and isinstance(entry, dict) and "operation" in entry:
+                        entry.pop("hash", None)
+                        entry.pop("prev", None)
+                        entries.append(entry)
                     expected_seq += 1
                     continue
+                if entries is not None:
+                    entries.append(entry)
                 if chain_hash(prev, orjson.dumps(entry)) != digest:
                     check.problem(
                         f"{where} (seq {seq}): record was edited, its hash does not match its content"

@@ -206,3 +206,18 @@ class SpecConverted(BaseModel):
     conversions: list[SessionConverted]
     completed: int
     failed: int
+
+
+class QueryOut(BaseModel):
+    kind: str = Field(
+        description="What a row is: conversion, field, tool_call, output or inconsistency."
+    )
+    columns: list[str]
+    rows: list[dict[str, Value]] = Field(
+        description="Each row's `trusted` is false when its journal's hash chain is broken."
+    )
+    total: int = Field(description="How many rows matched (rows holds at most `limit`).")
+    untrusted: dict[str, list[str]] = Field(
+        description="The untrusted conversions the rows use, with what is wrong with their journals."
+    )
+    notes: list[str] = Field(description="A rebuilt or stale index is said here.")

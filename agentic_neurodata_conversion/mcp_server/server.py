@@ -62,7 +62,9 @@ DataLad dataset with field-level provenance. Order: start_conversion(source) -> 
 that need review -> run_conversion -> validate_conversion -> finalize_conversion. Every tool
 call is recorded in the conversion's journal. Paths must lie inside the server's roots.
 get_status tells the next tool for a conversion; list_conversions lists them all;
-list_interfaces lists NeuroConv's data interfaces and which are installed."""
+list_interfaces lists NeuroConv's data interfaces and which are installed; query_index asks
+across every conversion of a lab (placeholders, low confidence, failed calls, lineage, tool
+versions, subjects whose sessions disagree) from the lab's index."""
 
 
 class RecordingServer(MCPServer):

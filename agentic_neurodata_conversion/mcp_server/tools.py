@@ -43,6 +43,7 @@ from .schemas import (
     InterfaceOut,
     Metadata,
     Outcome,
+    QueryOut,
     Recorded,
     SessionConverted,
     SpecConverted,
@@ -180,6 +181,7 @@ class ConversionTools:
         "list_conversions",
         "list_interfaces",
         "convert_from_spec",
+        "query_index",
     )
 
     def __init__(
@@ -768,3 +770,73 @@ class ConversionTools:
         return SpecConverted(
             spec=str(path), conversions=out, completed=done, failed=len(out) - done
         )
+
+    async def query_index(
+        self,
+        lab: Annotated[
+            str,
+            Field(description="The lab folder (or superdataset) of conversions, inside a root."),
+        ],
+        field: Annotated[
+            str | None, Field(max_length=256, description="A field, e.g. 'Subject.species'.")
+        ] = None,
+        level: Annotated[
+            str | None,
+            Field(max_length=64, description="Its confidence level, e.g. 'placeholder'."),
+        ] = None,
+        needs_review: Annotated[bool, Field(description="Only fields flagged for review.")] = False,
+        source: Annotated[
+            str | None, Field(max_length=64, description="Its source, e.g. 'ai_generated'.")
+        ] = None,
+        max_confidence: Annotated[
+            float | None, Field(ge=0.0, le=1.0, description="Confidence at most this.")
+        ] = None,
+        tool: Annotated[
+            str | None, Field(max_length=128, description="Calls of this MCP tool.")
+        ] = None,
+        status: Annotated[
+            str | None,
+            Field(
+                max_length=64, description="With tool: the call's status; else the conversion's."
+            ),
+        ] = None,
+        derived_from: Annotated[
+            str | None,
+            Field(description="Outputs made from this input file or folder (inside a root)."),
+        ] = None,
+        tool_version: Annotated[
+            str | None,
+            Field(max_length=256, description="A version constraint, e.g. 'neuroconv<0.10.2'."),
+        ] = None,
+        inconsistent: Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description="A section ('Subject'): subjects whose sessions disagree.",
+            ),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=10_000, description="At most this many rows.")] = 100,
+    ) -> QueryOut:
+        """Ask across every conversion of a lab, from its provenance index (`anc index rebuild LAB` builds it): fields with placeholders or low confidence, failed tool calls, the outputs made from an input, conversions made by a tool version, subjects whose sessions disagree. Filters combine; rows from a journal whose hash chain is broken are marked untrusted."""
+        from .. import index
+
+        folder = self.roots.resolve(lab)
+        derived = str(self.roots.resolve(derived_from)) if derived_from else None
+        q = index.Query(
+            field=field,
+            level=level,
+            needs_review=needs_review,
+            source=source,
+            max_confidence=max_confidence,
+            tool=tool,
+            status=status,
+            derived_from=derived,
+            tool_version=tool_version,
+            inconsistent=inconsistent,
+            limit=limit,
+        )
+        try:
+            result = await anyio.to_thread.run_sync(index.query, folder, q)
+        except AncError as exc:
+            raise ToolError(str(exc)) from exc
+        return QueryOut(**result.to_dict())

@@ -45,7 +45,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _has_tag(root: Path, tag: str) -> bool:
+def has_tag(root: Path, tag: str) -> bool:
     git_dir = root / ".git"
     if (git_dir / "refs" / "tags" / tag).is_file():
         return True
@@ -86,7 +86,7 @@ def conversion_info(root: Path) -> ConversionInfo:
         conversion_id=cid,
         path=str(root),
         status=str(info.get("status", "unknown")),
-        tag=tag if _has_tag(root, tag) else None,
+        tag=tag if has_tag(root, tag) else None,
         started=str(info.get("start_time", "")),
         ended=info.get("end_time"),
         nwb_files=names,

@@ -17,6 +17,9 @@ from typing import Any
 FinalizeHook = Callable[[Any], None]
 
 _HOOKS: dict[str, FinalizeHook] = {}
+# Called after the final commit (and tag): for what reads the finished conversion from
+# outside it (the lab's index). They must not raise: the conversion is final already.
+_AFTER: dict[str, FinalizeHook] = {}
 
 
 def register_finalize_hook(name: str, hook: FinalizeHook) -> None:
@@ -26,3 +29,12 @@ def register_finalize_hook(name: str, hook: FinalizeHook) -> None:
 
 def finalize_hooks() -> list[FinalizeHook]:
     return list(_HOOKS.values())
+
+
+def register_after_finalize_hook(name: str, hook: FinalizeHook) -> None:
+    """Register (or replace) HOOK, called after finalize's commit and tag."""
+    _AFTER[name] = hook
+
+
+def after_finalize_hooks() -> list[FinalizeHook]:
+    return list(_AFTER.values())

@@ -43,7 +43,7 @@ from ..journal.records import (
 from ..names import check_name
 from . import artifacts, finalize, layout, lockfile, recovery
 from . import inputs as input_refs
-from .hooks import FinalizeHook, finalize_hooks
+from .hooks import FinalizeHook, after_finalize_hooks, finalize_hooks
 from .layout import CONVERSION_FILE, TOOL, TRACKER_LOCK, conversion_folder, is_conversion
 from .session import ConversionSession, read_session, read_state, write_session, write_state
 
@@ -573,6 +573,8 @@ class ConversionProvenanceTracker:
                     f"the final commit is not recorded in {sup}: {exc.message}; "
                     f"run `datalad save -d {sup} {root}`"
                 )
+        for hook in after_finalize_hooks():
+            hook(self)
         return tag
 
 

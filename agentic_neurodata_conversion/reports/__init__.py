@@ -2,13 +2,16 @@
 and the page of the performance report over many conversions (``perf_html``).
 
 Importing this package registers its finalize hook with the provenance core: finalize then
-writes CONVERSION_SUMMARY.md, the HTML report and ``ro-crate-metadata.json`` from one view.
+writes CONVERSION_SUMMARY.md, the HTML report and ``ro-crate-metadata.json`` from one view;
+and, through ``index.hooks``, the after-finalize hook that adds the conversion to its lab's
+index (the HTML report shows the lab's view of its subject from that index).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..index import hooks as _index_hooks  # noqa: F401  (a finished conversion joins its lab's index)
 from ..provenance.hooks import register_finalize_hook
 from ..provenance.layout import SUMMARY_FILE
 from .api import DEFAULT_FILES, FORMATS, build_report, render, write_report, write_view

@@ -325,6 +325,65 @@ def _banner(view: ConversionView) -> str:
     )
 
 
+STAND_INS = ("placeholder", "unknown")
+
+
+def _lab_section(view: ConversionView) -> str:
+    """The subject's other sessions and disagreements, from the lab's index (when the
+    conversion lies in an indexed lab); static HTML, links to the sessions' reports."""
+    from ..index.subject import Session, subject_view
+
+    sid = view.fields.get("Subject.subject_id")
+    if sid is None or sid.final.level in STAND_INS or not isinstance(sid.final.value, str):
+        return ""
+    own = {
+        name: f.final.value
+        for name, f in view.fields.items()
+        if name.startswith("Subject.") and f.final.level not in STAND_INS
+    }
+    o = view.overview
+    here = Session("", o.conversion_id, o.status, o.start_time, view.integrity.ok, "")
+    lab = subject_view(view.path, sid.final.value, own, here)
+    if lab is None:
+        return ""
+    esc = html.escape
+    rows = []
+    for s in lab.sessions:
+        this = s.conversion == lab.conversion
+        link = f'<a href="{esc(s.report)}">{esc(s.conversion_id)}</a>'
+        mark = ' class="this"' if this else ""
+        note = " (this report)" if this else ""
+        trusted = "yes" if s.trusted else "NO (untrusted)"
+        rows.append(
+            f'<tr data-conversion="{esc(s.conversion)}"{mark}><td>{link}{note}</td>'
+            f"<td>{esc(s.status)}</td><td>{esc(s.started or '')}</td><td>{trusted}</td></tr>"
+        )
+    if lab.inconsistencies:
+        items = []
+        for i in lab.inconsistencies:
+            values = "; ".join(
+                f"{esc(c)}: <code>{esc(_text(orjson.dumps(v, default=str).decode(), 200))}</code>"
+                for c, v in i.values.items()
+            )
+            items.append(f'<li data-field="{esc(i.field)}"><b>{esc(i.field)}</b> — {values}</li>')
+        disagreements = (
+            f'<p class="warn">The sessions of subject {esc(lab.subject)} disagree:</p>'
+            f'<ul id="lab-inconsistencies">{"".join(items)}</ul>'
+        )
+    else:
+        disagreements = '<p id="lab-consistent">Its sessions agree on every Subject field.</p>'
+    built = f", built {esc(lab.built)}" if lab.built else ""
+    return (
+        f'<section id="lab-subject"><h2>Subject {esc(lab.subject)} in the lab</h2>'
+        f"<p>From the provenance index of <code>{esc(str(lab.lab))}</code>{built} "
+        f"(<code>anc query {esc(str(lab.lab))} --inconsistent Subject</code>): "
+        f"{len(lab.sessions)} sessions.</p>"
+        '<table class="grid" id="lab-sessions"><thead><tr><th>Session</th><th>Status</th>'
+        f"<th>Started</th><th>Trusted</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{disagreements}</section>"
+    )
+
+
 def render_html(view: ConversionView) -> str:
     o = view.overview
     # "<" never appears outside JSON strings, so escaping it keeps "</script>" out of the data.
@@ -335,6 +394,7 @@ def render_html(view: ConversionView) -> str:
         ("__TITLE__", html.escape(title)),
         ("__HEADING__", html.escape(f"Conversion {o.conversion_id}")),
         ("__BANNER__", _banner(view)),
+        ("__LAB__", _lab_section(view)),
         ("__CSS__", _asset("report.css")),
         ("__JS__", _asset("report.js")),
     ):
