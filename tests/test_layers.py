@@ -26,7 +26,7 @@ LAYERS = {
     "journal": ("journal",),
     "datalad": ("datalad_layer",),
     "core": ("provenance",),
-    "services": ("conversion", "data_management", "monitoring", "reports", "batch"),
+    "services": ("conversion", "data_management", "monitoring", "reports", "batch", "dandi"),
     "front ends": ("cli", "mcp_server"),
 }
 
