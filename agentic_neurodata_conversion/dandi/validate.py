@@ -75,8 +75,8 @@ def run_dandi(root: Path) -> list[Finding]:
     """dandi's validation of ROOT, every result of severity WARNING or above."""
     offline()
     from dandi.pynwb_utils import ignore_benign_pynwb_warnings
-    from dandi.validate import validate as dandi_validate
-    from dandi.validate._types import Severity
+    from dandi.validate import Severity
+    from dandi.validate._core import validate as dandi_validate  # as dandi's docs say
 
     ignore_benign_pynwb_warnings()
     found = []
