@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -39,7 +40,7 @@ def organize(
     from ..dandi.organize import organize as run_organize
 
     def say(message: str) -> None:
-        if not as_json:
+        if not as_json and sys.stderr.isatty():  # progress on a terminal only
             typer.echo(message, err=True)
 
     result = run_organize(

@@ -18,6 +18,7 @@ from ..datalad_layer.register import dataset_id
 from ..datalad_layer.shared import annexed_key
 from ..errors import UsageError
 from ..journal.chain import JOURNAL_DIR, iter_records
+from ..journal.records import decode_value
 from ..provenance.field_report import build_field_report
 from ..provenance.finalize import tag_name
 from ..provenance.layout import CONVERSION_FILE, STATE_FILE, is_conversion, read_json
@@ -131,7 +132,7 @@ def read_asset(root: Path) -> ConversionAsset:
     nwb = root / nwb_rel
     report, software, revised = _journal_facts(iter_records(root / JOURNAL_DIR))
     revision = int(info.get("revision", 1))
-    values = {name: f["final_value"] for name, f in report["fields"].items()}
+    values = {name: decode_value(f["final_value"]) for name, f in report["fields"].items()}
     return ConversionAsset(
         conversion_id=cid,
         root=root,

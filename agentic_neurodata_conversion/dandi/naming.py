@@ -27,6 +27,8 @@ def metadata_row(asset: ConversionAsset) -> dict[str, Any]:
         "path": str(asset.nwb),
         "subject_id": values.get("Subject.subject_id"),
         "session_id": values.get("NWBFile.session_id"),
+        # as dandi reads it: without a session id, dandi names the session by its date
+        "session_start_time": values.get("NWBFile.session_start_time"),
         "nd_types": get_neurodata_types(asset.nwb),
     }
 

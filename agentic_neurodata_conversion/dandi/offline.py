@@ -8,8 +8,11 @@ would fetch its JSON schema, and nothing here calls it).
 
 from __future__ import annotations
 
+import logging
 import os
 
 
 def offline() -> None:
     os.environ["DANDI_NO_ET"] = "1"
+    # dandi logs its own progress and naming remarks; what matters reaches us as results
+    logging.getLogger("dandi").setLevel(logging.ERROR)

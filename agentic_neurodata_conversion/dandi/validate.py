@@ -158,7 +158,9 @@ def _check_review(path: str, fields: dict[str, Any], bad: Any) -> None:
 
     for group in DANDI_REQUIRED:
         present = [fields[f] for f in group if f in fields]
-        if present and all(f["needs_review"] for f in present):
+        if not present:
+            bad(path, f"{' or '.join(group)} is missing (anc revise)", "WARNING")
+        elif all(f["needs_review"] for f in present):
             level = present[0]["confidence_level"]
             bad(path, f"{' or '.join(group)} is still {level} (anc revise)", "WARNING")
 
