@@ -4,7 +4,8 @@ Each file becomes an annexed symlink (as ``git annex add`` makes it) whose objec
 link to the other dataset's annex object: one inode, one key, the bytes stored once. The
 content's presence is recorded in the git-annex branch with one batched ``setpresentkey``
 and the other dataset's object path is registered as a URL of the key (``file://``), so a
-clone that lacks the content can ``git annex get`` it from there. Nothing is read but the
+clone can get the content from there too (git-annex allows ``file`` URLs only when
+``annex.security.allowed-url-schemes`` names the scheme). Nothing is read but the
 symlinks (the keys are in their targets); nothing is hashed.
 """
 
