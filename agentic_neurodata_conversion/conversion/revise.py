@@ -299,10 +299,15 @@ def revise_pipeline(
     fmt, choose = state["format"], dict(state.get("choose") or {})
     given_file = str(Path(metadata_file).absolute()) if metadata_file else None
     check = (pipeline.input_folder(), fmt, choose, decisions, given_file)
-    if pipeline.worker is not None:
-        pipeline.worker.submit(workers.check_decisions, *check).result()
-    else:
-        workers.check_decisions(*check)
+    try:
+        if pipeline.worker is not None:
+            pipeline.worker.submit(workers.check_decisions, *check).result()
+        else:
+            workers.check_decisions(*check)
+    except UsageError as exc:  # the message names the field; the fix is a revision's
+        raise UsageError(
+            exc.message, "give a value the rules accept: `anc revise CONVERSION --set FIELD=VALUE`"
+        ) from None
     changed_input = pipeline.tracker.verify_inputs()
     if changed_input:
         raise UsageError(

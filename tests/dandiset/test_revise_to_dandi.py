@@ -278,3 +278,20 @@ def test_uncommitted_changes_and_a_broken_journal_are_refused(
     code, _, err = run_cli("revise", str(copy), "--set", "Subject.sex=F")
     assert code == 2 and "the journal of conversion demo-spikeglx-1 is broken" in err
     assert len(err.strip().splitlines()) == 1 and snapshot(copy) == before
+
+
+def test_a_metadata_file_that_only_confirms_keeps_the_nwb(
+    revised: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
+    copy = tmp_path / revised.name
+    shutil.copytree(revised, copy, symlinks=True)
+    given = tmp_path / "confirm.yml"
+    given.write_text("Subject:\n  sex: F\n  species: Mus musculus\n")
+    runs = git(copy, "log", "--format=%H", "--grep=DATALAD RUNCMD").split()
+    code, out, err = run_cli("revise", str(copy), "--metadata", str(given))
+    assert code == 0, err
+    assert "revision 3 completed (0 changed, 2 confirmed; NWB unchanged)" in out
+    assert "tagged conversion-demo-spikeglx-1-v3" in out
+    assert git(copy, "log", "--format=%H", "--grep=DATALAD RUNCMD").split() == runs
+    assert (copy / "inputs" / "user-metadata-v3.yml").read_text() == given.read_text()
+    assert git(copy, "status", "--porcelain") == ""
