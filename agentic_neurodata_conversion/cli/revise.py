@@ -28,15 +28,21 @@ def revise(
 ) -> None:
     """Record corrected values (user_provided, human_override), re-make the NWB file under
     `datalad run`, validate it again and tag conversion-<id>-v<N>."""
-    from ..conversion.revise import revise as run_revise
+    from ..conversion import workers
 
-    result = run_revise(
-        conversion,
-        sets,
-        metadata_file=metadata,
-        reason=reason,
-        progress=None if as_json else stage_printer(),
-    )
+    workers.fork_ahead()  # the helper imports NeuroConv while the revision's checks run
+    try:
+        from ..conversion.revise import revise as run_revise
+
+        result = run_revise(
+            conversion,
+            sets,
+            metadata_file=metadata,
+            reason=reason,
+            progress=None if as_json else stage_printer(),
+        )
+    finally:
+        workers.drop_ahead()  # not taken (refused before): ended at once
     conv = result.conversion
     if conv.registration_problem:
         typer.echo(f"warning: {conv.registration_problem}", err=True)

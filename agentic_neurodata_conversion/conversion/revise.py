@@ -272,7 +272,7 @@ def revise(
 ) -> RevisionResult:
     """Revise the conversion at PATH with SETS (``FIELD=VALUE``) and/or METADATA_FILE."""
     root = conversion_root(path)
-    with HeavyWorker() as worker:
+    with HeavyWorker.take() as worker:
         pipeline = ConversionPipeline.open(root, progress, worker)
         try:
             return revise_pipeline(
@@ -299,16 +299,16 @@ def revise_pipeline(
     fmt, choose = state["format"], dict(state.get("choose") or {})
     given_file = str(Path(metadata_file).absolute()) if metadata_file else None
     check = (pipeline.input_folder(), fmt, choose, decisions, given_file)
+    job = (
+        None if pipeline.worker is None else pipeline.worker.submit(workers.check_decisions, *check)
+    )
+    changed_input = pipeline.tracker.verify_inputs()  # (while the helper checks the values)
     try:
-        if pipeline.worker is not None:
-            pipeline.worker.submit(workers.check_decisions, *check).result()
-        else:
-            workers.check_decisions(*check)
+        job.result() if job is not None else workers.check_decisions(*check)
     except UsageError as exc:  # the message names the field; the fix is a revision's
         raise UsageError(
             exc.message, "give a value the rules accept: `anc revise CONVERSION --set FIELD=VALUE`"
         ) from None
-    changed_input = pipeline.tracker.verify_inputs()
     if changed_input:
         raise UsageError(
             f"the recording changed since conversion {pipeline.tracker.conversion_id}: "
