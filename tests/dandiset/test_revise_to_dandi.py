@@ -295,3 +295,35 @@ def test_a_metadata_file_that_only_confirms_keeps_the_nwb(
     assert git(copy, "log", "--format=%H", "--grep=DATALAD RUNCMD").split() == runs
     assert (copy / "inputs" / "user-metadata-v3.yml").read_text() == given.read_text()
     assert git(copy, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("bad id", "--dandiset-id 'abc' is not a DANDI id"),
+        ("not empty", "exists and is not empty"),
+        ("no conversions", "holds no conversions"),
+        ("output in the lab", "which it organises"),
+    ],
+)
+def test_organize_bad_inputs_write_nothing(
+    revised: Path, tmp_path: Path, run_cli: RunCli, case: str, says: str
+) -> None:
+    out_dir = tmp_path / "dandiset"
+    source, extra = str(revised), []
+    if case == "bad id":
+        extra = ["--dandiset-id", "abc"]
+    elif case == "not empty":
+        out_dir.mkdir()
+        (out_dir / "mine.txt").write_text("x")
+    elif case == "no conversions":
+        (tmp_path / "empty").mkdir()
+        source = str(tmp_path / "empty")
+    else:
+        source, out_dir = str(revised.parent), revised.parent / "dandiset"
+    before = sorted(p.name for p in out_dir.parent.iterdir())
+    code, out, err = run_cli("dandi", "organize", source, "--output", str(out_dir), *extra)
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and says in line
+    assert sorted(p.name for p in out_dir.parent.iterdir()) == before
