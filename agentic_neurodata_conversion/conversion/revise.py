@@ -188,6 +188,12 @@ def check_revisable(root: Path) -> None:
             f"conversion {cid} {status} before its metadata was decided: nothing to revise",
             "convert the recording again with `anc convert --metadata FILE`",
         )
+    if str(state["format"]).startswith("converter:"):
+        raise UsageError(
+            f"conversion {cid} ran a NeuroConv converter ({state['format']}): its script is "
+            "the converter's, which `anc revise` does not re-render",
+            "change the metadata in the spec (or the converter call) and convert again",
+        )
     dirty = changed_paths(root)
     if dirty:
         more = f" (+{len(dirty) - 3} more)" if len(dirty) > 3 else ""
