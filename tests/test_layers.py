@@ -26,7 +26,7 @@ LAYERS = {
     "journal": ("journal",),
     "datalad": ("datalad_layer",),
     "core": ("provenance",),
-    "services": ("conversion", "data_management", "monitoring", "reports", "batch", "index"),
+    "services": ("conversion", "data_management", "monitoring", "reports", "batch", "index", "dandi"),
     "front ends": ("cli", "mcp_server"),
 }
 

@@ -24,6 +24,8 @@ from ..errors import AncError, Interrupted
 COMMAND_MODULES = (
     "demo",
     "convert",
+    "revise",
+    "dandi",
     "batch",
     "run",
     "interfaces",

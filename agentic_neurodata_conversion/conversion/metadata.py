@@ -202,9 +202,9 @@ def add_path_decisions(
         kept = merged.get(decision.field)
         if kept is None:
             merged[decision.field] = decision
-        elif not _same(kept.value, decision.value):
+        elif not same_value(kept.value, decision.value):
             kept.reasoning.append(
-                f"the folder path gives {_shown(decision.value)} ({decision.evidence[0]}); "
+                f"the folder path gives {shown(decision.value)} ({decision.evidence[0]}); "
                 "the files' value is kept"
             )
     return list(merged.values())
@@ -621,11 +621,17 @@ def load_user_metadata(path: str | Path) -> UserMetadata:
         data = {}
     if not isinstance(data, dict):
         raise UsageError(f"{path} must hold a mapping of fields, not {type(data).__name__}", hint)
+    return parse_user_metadata(data, str(path), hint)
+
+
+def parse_user_metadata(data: Mapping[str, Any], where: str, hint: str) -> UserMetadata:
+    """DATA (NWB's sections) validated as a metadata file's content; a problem is one
+    UsageError naming WHERE and the field (``WHERE: field Subject.sex: ...``)."""
     try:
         return UserMetadata.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        field = ".".join(str(p) for p in error["loc"]) or "(top level)"
         if error["type"] == "extra_forbidden":
             problem = "unknown field"
         else:
@@ -633,14 +639,14 @@ def load_user_metadata(path: str | Path) -> UserMetadata:
             problem = f"{message} (got {_short(error.get('input'))})"
         from .metadata_check import EXAMPLES
 
-        example = EXAMPLES.get(where)
+        example = EXAMPLES.get(field)
         if example and error["type"] != "extra_forbidden":
             problem += f" (e.g. {example})"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise UsageError(f"{path}: field {where}: {problem}{more}", hint) from None
+        raise UsageError(f"{where}: field {field}: {problem}{more}", hint) from None
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.datetime) else _short(value)
 
 
@@ -649,7 +655,7 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _user_fields(
+def user_fields(
     user: UserMetadata, current: Mapping[str, FieldDecision], where: str
 ) -> dict[str, Any]:
     """The user's values as ``{field path: value}``, device and group names resolved to keys."""
@@ -820,7 +826,7 @@ def supports_was_generated_by() -> bool:
     )
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     if (
         isinstance(a, dt.datetime)
         and isinstance(b, dt.datetime)
@@ -846,7 +852,7 @@ def _apply_user(
         if (
             previous is not None
             and previous.source is ProvenanceSource.AUTO_EXTRACTED
-            and not _same(previous.value, value)
+            and not same_value(previous.value, value)
         ):
             conflict = Conflict.human_override(
                 Candidate(
@@ -875,7 +881,7 @@ def _apply_user(
                 why += (
                     "; agrees with the recording's files"
                     if previous.source is ProvenanceSource.AUTO_EXTRACTED
-                    else f"; replaces {_shown(previous.value)} ({previous.method})"
+                    else f"; replaces {shown(previous.value)} ({previous.method})"
                 )
             decided[path] = FieldDecision(
                 path,
@@ -889,7 +895,7 @@ def _apply_user(
             )
 
 
-def _apply_timezone(
+def apply_timezone(
     decided: dict[str, FieldDecision], user: UserMetadata | None, where: str
 ) -> None:
     """Give naive times a zone: the user's ``timezone``, else this machine's (flagged)."""
@@ -1037,8 +1043,8 @@ def decide_fields(
     }
     where = str(user_file or "metadata file")
     if user is not None:
-        _apply_user(decided, _user_fields(user, decided, where), where)
-    _apply_timezone(decided, user, where)
+        _apply_user(decided, user_fields(user, decided, where), where)
+    apply_timezone(decided, user, where)
     _fill_placeholders(decided, spec.display_name)
     for decision in _tool_decisions(context):
         decided[decision.field] = decision
@@ -1084,7 +1090,9 @@ def extract_converter_metadata(converter: Any) -> list[FieldDecision]:
             or (isinstance(value, str) and value in EMPTY_VALUES)
         ):
             continue
-        givers = [key for key, flat in own.items() if path in flat and _same(flat[path], value)]
+        givers = [
+            key for key, flat in own.items() if path in flat and same_value(flat[path], value)
+        ]
         if givers:
             key = givers[-1]  # NeuroConv merges in order: the last interface's value stands
             method = f"neuroconv {names[key]}.get_metadata()"
@@ -1147,7 +1155,7 @@ def decide_converter_fields(
     for layer in layers:
         values, evidence = _layer_fields(layer)
         _apply_user(decided, values, layer.where, "user_specification", evidence)
-    _apply_timezone(decided, None, "the specification")
+    apply_timezone(decided, None, "the specification")
     if keywords and "NWBFile.keywords" not in decided:
         decided["NWBFile.keywords"] = _placeholder(
             "NWBFile.keywords", list(keywords), "DANDI asks for keywords; these name the interfaces"

@@ -406,7 +406,7 @@ class ConversionPipeline:
             script=SCRIPT,
         )
 
-    def _decisions(self) -> list[FieldDecision]:
+    def decisions(self) -> list[FieldDecision]:
         """The latest decision per field, rebuilt from the journal."""
         from . import metadata as md
 
@@ -449,7 +449,7 @@ class ConversionPipeline:
             detection = self._detection()
             rendered = sc.render_script(
                 detection,
-                self._decisions(),
+                self.decisions(),
                 self._context(),
                 sc.relative_source_data(detection, self.path),
             )
@@ -477,7 +477,8 @@ class ConversionPipeline:
             inputs = [] if ref["mode"] == "reference" else [ref["path"]]
             output = self._context().output
             # Interrupted after `datalad run` committed, before it was noted: keep that run.
-            result = engine.recorded_run(self.path, output, script) or engine.run_conversion(
+            executed = (script, (Path(script).parent / engine.METADATA_NAME).as_posix())
+            result = engine.recorded_run(self.path, output, *executed) or engine.run_conversion(
                 self.path,
                 script,
                 inputs=inputs,
@@ -581,7 +582,7 @@ class ConversionPipeline:
             elif not state.get("evaluation_passes"):
                 reason = "the NWB data differ from the source recording (see reports/evaluation.md)"
             status = "completed" if reason is None else "failed"
-            final = {d.field: d.value for d in self._decisions()}
+            final = {d.field: d.value for d in self.decisions()}
             self._say("finalize", f"finalizing: {status}")
             load_report_writers()
             tag = self.tracker.finalize_conversion(status, final, error=reason)

@@ -113,6 +113,22 @@ def extract_and_check(
     return CheckedMetadata(folder, given, detection, extracted, generated_by, check)
 
 
+def check_decisions(
+    folder: Path,
+    fmt: str,
+    choose: Mapping[str, str] | None,
+    decisions: Sequence[FieldDecision],
+    user_file: str | None = None,
+) -> MetadataCheck:
+    """``metadata_check.check_metadata`` on DECISIONS for the recording in FOLDER (a
+    revision's fields, checked before anything is written); a problem raises its UsageError."""
+    from . import formats
+    from .metadata_check import check_metadata
+
+    interface = formats.make_interface(formats.detect_format(folder, fmt, choose=choose))
+    return check_metadata(decisions, interface, user_file=user_file)
+
+
 def evaluate(
     nwb: Path, detection: Detection, root: Path, rows: dict[str, tuple[int, int]] | None = None
 ) -> EvaluationReport:

@@ -78,7 +78,7 @@ def read_subdataset(path: Path) -> Subdataset:
             f"{path} is not a git repository",
             "create the dataset there first (`datalad create`), or give its top folder",
         )
-    return Subdataset(path, _head_commit(path), _dataset_id(path))
+    return Subdataset(path, _head_commit(path), dataset_id(path))
 
 
 def _head_commit(path: Path) -> str:
@@ -123,7 +123,7 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _dataset_id(path: Path) -> str | None:
+def dataset_id(path: Path) -> str | None:
     found = None
     for section in _parse_config(_read_text(path / ".datalad" / "config")):
         if section.name == "datalad" and section.sub == "dataset" and "id" in section.keys:

@@ -178,13 +178,14 @@ def last_run_commit(repo: str | Path) -> str | None:
     return out.decode().strip() or None
 
 
-def recorded_run(repo: str | Path, output: str, script: str) -> RunRecord | None:
-    """The last run, if it recorded OUTPUT and SCRIPT has not changed since (a run
-    interrupted after its commit was made, before the caller noted so), or None."""
+def recorded_run(repo: str | Path, output: str, *executed: str) -> RunRecord | None:
+    """The last run, if it recorded OUTPUT and none of the EXECUTED files (the script, its
+    metadata file) has changed since (a run interrupted after its commit was made, before
+    the caller noted so), or None."""
     commit = last_run_commit(repo)
     if commit is None:
         return None
-    changed = call_git(repo, "log", "-1", "--format=%H", "--", script).decode().strip()
+    changed = call_git(repo, "log", "-1", "--format=%H", "--", *executed).decode().strip()
     if not changed:
         return None
     try:  # exit 1: the script changed after that run

@@ -153,6 +153,18 @@ class Finalized(BaseModel):
     reason: str | None
 
 
+class Revised(BaseModel):
+    conversion_id: str
+    revision: int
+    status: str
+    tag: str | None
+    path: str
+    nwb_remade: bool
+    changes: list[dict[str, Value]]
+    validation: dict[str, int] | None
+    reason: str | None
+
+
 class FieldReport(BaseModel):
     conversion_id: str
     summary: dict[str, Value]

@@ -60,7 +60,9 @@ Converts raw electrophysiology recordings (SpikeGLX, Open Ephys) to NWB, each co
 DataLad dataset with field-level provenance. Order: start_conversion(source) -> detect_format
 -> extract_metadata -> record_decision / record_user_input / record_enrichment for the fields
 that need review -> run_conversion -> validate_conversion -> finalize_conversion. Every tool
-call is recorded in the conversion's journal. Paths must lie inside the server's roots.
+call is recorded in the conversion's journal. After finalize, revise_conversion corrects the
+fields get_field_report flags for review (a new iteration and tag each call; a failed
+conversion too). Paths must lie inside the server's roots.
 get_status tells the next tool for a conversion; list_conversions lists them all;
 list_interfaces lists NeuroConv's data interfaces and which are installed; query_index asks
 across every conversion of a lab (placeholders, low confidence, failed calls, lineage, tool

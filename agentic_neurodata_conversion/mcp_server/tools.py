@@ -7,6 +7,7 @@ server keeps answering while a conversion runs; long stages report progress.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from .schemas import (
     Outcome,
     QueryOut,
     Recorded,
+    Revised,
     SessionConverted,
     SpecConverted,
     Started,
@@ -176,6 +178,7 @@ class ConversionTools:
         "save_artifact",
         "checkpoint",
         "finalize_conversion",
+        "revise_conversion",
         "get_field_report",
         "get_status",
         "list_conversions",
@@ -461,6 +464,47 @@ class ConversionTools:
             return await anyio.to_thread.run_sync(job)
         except AncError as exc:
             raise ToolError(str(exc)) from exc
+
+    async def revise_conversion(
+        self,
+        ctx: Context,
+        conversion_id: ConversionId,
+        values: Annotated[
+            dict[str, Value],
+            Field(
+                min_length=1,
+                description="Corrected values by dotted field, e.g. {'Subject.species': 'Mus musculus', 'Subject.age': 'P90D'}.",
+            ),
+        ],
+        reason: Annotated[
+            str | None, Field(max_length=2000, description="Why: recorded with each value.")
+        ] = None,
+    ) -> Revised:
+        """Revise a completed or failed conversion with values a person gave (e.g. for the fields get_field_report flags for review): recorded as user_provided (human_override, with the previous value), the NWB file re-made under datalad run, validated again, and tagged conversion-<id>-v<N>. Each call is its own journalled iteration."""
+        from ..conversion.revise import revise_pipeline
+
+        agent, _ = client_identity(client_session(ctx))
+        sets = [
+            f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+            for name, value in values.items()
+        ]
+
+        def work(p: ConversionPipeline) -> Revised:
+            result = revise_pipeline(p, sets, reason=reason, agent=agent or "agent")
+            conv = result.conversion
+            return Revised(
+                conversion_id=conv.conversion_id,
+                revision=result.revision,
+                status=conv.status,
+                tag=conv.tag,
+                path=str(conv.path),
+                nwb_remade=result.nwb_remade,
+                changes=[c.to_dict() for c in result.changes],
+                validation=conv.validation,
+                reason=conv.reason,
+            )
+
+        return await self._run(conversion_id, work, slow=True)
 
     # ------------------------------------------------------------------ records
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..datalad_layer.keys import key_of_file
 from ..errors import UsageError
+from .finalize import tag_name
 from .layout import CONVERSION_FILE, STATE_FILE
 
 
@@ -80,7 +81,7 @@ def conversion_info(root: Path) -> ConversionInfo:
     info = _read_json(root / CONVERSION_FILE)
     state = _read_json(root / STATE_FILE)
     cid = str(info.get("conversion_id", root.name.removeprefix("conversion_")))
-    tag = f"conversion-{cid}"
+    tag = tag_name(cid, int(info.get("revision", 1)))
     names, size = _nwb_sizes(root / "outputs")
     return ConversionInfo(
         conversion_id=cid,

@@ -21,6 +21,7 @@ def check_status(status: str) -> None:
 
 
 def finalize_record(status: str, session: ConversionSession) -> ProvenanceRecord:
+    tag = tag_name(session.session_id, session.revision) if status == "completed" else None
     return ProvenanceRecord(
         source=ProvenanceSource.AUTO_EXTRACTED,
         operation="finalize",
@@ -29,6 +30,8 @@ def finalize_record(status: str, session: ConversionSession) -> ProvenanceRecord
             "status": status,
             "final_metadata": session.final_metadata,
             "error": session.error,
+            "revision": session.revision,
+            "tag": tag,
         },
         confidence=1.0,
         confidence_level=ConfidenceLevel.DEFINITIVE,
@@ -41,5 +44,6 @@ def write_final_files(root: Path, session: ConversionSession) -> None:
     (root / SUMMARY_FILE).write_text(stub_summary(session))
 
 
-def tag_name(conversion_id: str) -> str:
-    return f"conversion-{conversion_id}"
+def tag_name(conversion_id: str, revision: int = 1) -> str:
+    """``conversion-<id>`` for the first conversion, ``conversion-<id>-v<N>`` for revision N."""
+    return f"conversion-{conversion_id}" + (f"-v{revision}" if revision > 1 else "")

@@ -29,6 +29,7 @@ class ConversionSession:
     output_path: str = ""  # the conversion dataset
     status: str = "started"
     iteration: int = 0
+    revision: int = 1  # 1 for the first conversion, +1 for each `anc revise`
     final_metadata: dict[str, Any] = dc_field(default_factory=dict)
     pipeline_state: dict[str, Any] = dc_field(default_factory=dict)
     error: str | None = None
@@ -60,6 +61,7 @@ def read_session(root: Path) -> ConversionSession:
         output_path=str(root),
         status=info.get("status", "started"),
         iteration=int(info.get("iteration", 0)),
+        revision=int(info.get("revision", 1)),
         error=info.get("error"),
         final_metadata=info.get("final_metadata", {}),
         pipeline_state=read_state(root),
@@ -78,6 +80,7 @@ def write_session(root: Path, session: ConversionSession) -> None:
             "source_path": session.dataset_path,
             "status": session.status,
             "iteration": session.iteration,
+            "revision": session.revision,
             "error": session.error,
             "final_metadata": session.final_metadata,
         },

@@ -41,7 +41,7 @@ from ..journal.records import (
     utc_now,
 )
 from ..names import check_name
-from . import artifacts, finalize, layout, lockfile, recovery
+from . import artifacts, finalize, layout, lockfile, recovery, revision
 from . import inputs as input_refs
 from .hooks import FinalizeHook, after_finalize_hooks, finalize_hooks
 from .layout import CONVERSION_FILE, TOOL, TRACKER_LOCK, conversion_folder, is_conversion
@@ -329,6 +329,34 @@ class ConversionProvenanceTracker:
             self.session.status = "started"
             write_session(self.conversion_repo_path, self.session)
 
+    # ------------------------------------------------------------------ revisions
+
+    def begin_revision(
+        self,
+        fields: Sequence[str],
+        reason: str | None,
+        evidence: Sequence[str] = (),
+        *,
+        agent: str = "user",
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Reopen a finalized conversion for revision N+1 (`anc revise`): recorded, status
+        ``started`` again, nothing committed yet; finalize tags ``conversion-<id>-vN+1``."""
+        if not self.session.is_finalized:
+            raise UsageError(
+                f"conversion {self.conversion_id} is {self.session.status}, not finalized: "
+                "only a completed or failed conversion is revised",
+                f"finish it first (`anc resume {self.path}`)",
+            )
+        with self._lock:
+            record = revision.begin_revision(self.session, fields, reason, evidence, agent, extra)
+            self.journal.append(record)
+            s = self.session
+            s.revision += 1
+            s.status, s.end_time, s.error = "started", None, None
+            write_session(self.conversion_repo_path, s)
+        return self.session.revision
+
     # ------------------------------------------------------------------ pipeline state
 
     def update_pipeline_state(self, state_updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -560,7 +588,7 @@ class ConversionProvenanceTracker:
                 f"[anc] iteration {s.iteration}: finalize conversion {self.conversion_id} - status {status}"
             )
             if status == "completed":
-                tag = finalize.tag_name(self.conversion_id)
+                tag = finalize.tag_name(self.conversion_id, s.revision)
                 dlayer.tag(self.dataset.path, tag, f"Completed conversion {self.conversion_id}")
         sup = self.superdataset
         if sup is not None:  # the superdataset records the final commit

@@ -560,7 +560,9 @@ class _Builder:
             source_path=str((start.get("input_data") or {}).get("source_path") or ""),
             tool=str(meta.get("tool") or "agentic-neurodata-conversion"),
             tool_version=str(meta.get("version") or ""),
-            tag=f"conversion-{conversion_id}" if status == "completed" else None,
+            tag=(fin.get("tag") or f"conversion-{conversion_id}")
+            if status == "completed"
+            else None,
             error=str(fin["error"]) if fin.get("error") else self.last_error,
             iterations=self.iterations,
             input_bytes=sum(i.bytes for i in self.inputs),
