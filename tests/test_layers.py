@@ -26,7 +26,15 @@ LAYERS = {
     "journal": ("journal",),
     "datalad": ("datalad_layer",),
     "core": ("provenance",),
-    "services": ("conversion", "data_management", "monitoring", "reports", "batch", "index", "dandi"),
+    "services": (
+        "conversion",
+        "data_management",
+        "monitoring",
+        "reports",
+        "batch",
+        "index",
+        "dandi",
+    ),
     "front ends": ("cli", "mcp_server"),
 }
 
