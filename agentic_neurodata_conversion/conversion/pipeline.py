@@ -342,7 +342,7 @@ class ConversionPipeline:
                 self.worker.submit(workers.import_validation_libraries)  # during the run
             where = None
             if metadata_file:
-                where = self._keep_user_file(Path(metadata_file))
+                where = self.keep_user_file(Path(metadata_file))
             context = dataclasses.replace(
                 self._context(), was_generated_by_supported=checked.generated_by
             )
@@ -378,16 +378,21 @@ class ConversionPipeline:
                 )
         return decisions
 
-    def _keep_user_file(self, path: Path) -> str:
-        """Keep a copy of the user's metadata file with the conversion (small text, in git)."""
-        target = self.path / f"{USER_METADATA_COPY}{path.suffix.lower()}"
+    def keep_user_file(self, path: Path, revision: int | None = None) -> str:
+        """Keep a copy of the user's metadata file with the conversion (small text, in git);
+        a REVISION's beside the first (``<copy>-v<N>``)."""
+        suffix = f"-v{revision}" if revision is not None else ""
+        target = self.path / f"{USER_METADATA_COPY}{suffix}{path.suffix.lower()}"
         target.unlink(missing_ok=True)
         shutil.copyfile(path, target)
+        given: dict[str, Any] = {"path": str(path.absolute())}
+        if revision is not None:
+            given["revision"] = revision
         self.tracker.record_provenance(
             ProvenanceSource.USER_PROVIDED,
             "user",
             "user_metadata_file",
-            {"path": str(path.absolute())},
+            given,
             {"copy": target.relative_to(self.path).as_posix()},
             confidence=1.0,
             confidence_level=ConfidenceLevel.HUMAN_CONFIRMED,

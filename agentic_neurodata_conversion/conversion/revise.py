@@ -13,7 +13,6 @@ DANDI's rules.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,7 +335,7 @@ def revise_pipeline(
     by_field = {c.field for c in changes}
     try:
         if metadata_file is not None:
-            _keep_revision_file(pipeline, Path(metadata_file), revision)
+            pipeline.keep_user_file(Path(metadata_file), revision)
         tracker.append_many(d.to_record(agent=AGENT) for d in decisions if d.field in by_field)
         review = [d.field for d in decisions if d.needs_review]
         pipeline.tracker.update_pipeline_state(
@@ -351,24 +350,6 @@ def revise_pipeline(
         tracker.checkpoint(f"revision {revision}: {len(changes)} values confirmed")
         result = pipeline.finalize()
     return RevisionResult(revision, changes, remade, result)
-
-
-def _keep_revision_file(pipeline: ConversionPipeline, path: Path, revision: int) -> None:
-    """Keep the revision's metadata file with the conversion, as the first one is kept."""
-    from .pipeline import USER_METADATA_COPY
-
-    target = pipeline.path / f"{USER_METADATA_COPY}-v{revision}{path.suffix.lower()}"
-    target.unlink(missing_ok=True)
-    shutil.copyfile(path, target)
-    pipeline.tracker.record_provenance(
-        ProvenanceSource.USER_PROVIDED,
-        "user",
-        "user_metadata_file",
-        {"path": str(path.absolute()), "revision": revision},
-        {"copy": target.relative_to(pipeline.path).as_posix()},
-        confidence=1.0,
-        confidence_level=ConfidenceLevel.HUMAN_CONFIRMED,
-    )
 
 
 __all__ = ["FieldChange", "RevisionResult", "parse_sets", "revise", "revise_pipeline"]

@@ -19,7 +19,7 @@ from ..datalad_layer.keys import key_size
 from ..journal.chain import verify_journal
 from ..journal.reader import clean
 from ..journal.records import REVIEW_CONFIDENCE, ConfidenceLevel
-from ..provenance.catalog import has_tag
+from ..provenance.catalog import has_tag, read_json_object
 from ..provenance.layout import CONVERSION_FILE
 
 REVIEW_LEVELS = frozenset(
@@ -183,7 +183,7 @@ def extract(root: Path, key: str) -> ConversionRows:
     rows.fields = [tuple(r) for r in rows.fields]
     rows.tools = [(key, name, version, t) for name, version in sorted(software.items())]
     if status is None:  # not finalized: what the conversion's state file says
-        status = str(_read_json(root / CONVERSION_FILE).get("status", "started"))
+        status = str(read_json_object(root / CONVERSION_FILE).get("status", "started"))
     tag = f"conversion-{cid or root.name.removeprefix('conversion_')}"
     rows.conversions = (
         key,
@@ -222,7 +222,7 @@ def _inputs(root: Path, key: str, seq: int, out: dict[str, Any], t: int) -> list
     source = str(out.get("source") or "")
     manifest = out.get("path")
     if isinstance(manifest, str) and manifest.endswith(".manifest.json"):
-        files = _read_json(root / manifest).get("files") or []
+        files = read_json_object(root / manifest).get("files") or []
         found = [
             (
                 key,
@@ -256,11 +256,3 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return dumps(value)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -38,7 +38,8 @@ class ConversionInfo:
         return asdict(self)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in PATH; {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -78,8 +79,8 @@ def _nwb_sizes(outputs: Path) -> tuple[list[str], int]:
 
 
 def conversion_info(root: Path) -> ConversionInfo:
-    info = _read_json(root / CONVERSION_FILE)
-    state = _read_json(root / STATE_FILE)
+    info = read_json_object(root / CONVERSION_FILE)
+    state = read_json_object(root / STATE_FILE)
     cid = str(info.get("conversion_id", root.name.removeprefix("conversion_")))
     tag = tag_name(cid, int(info.get("revision", 1)))
     names, size = _nwb_sizes(root / "outputs")
